@@ -1,0 +1,43 @@
+# kspec: every target sets itself up (venv, package, Graphviz) and is fast when already set up.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export TF_CPP_MIN_LOG_LEVEL := 3
+export KERAS_BACKEND := tensorflow
+
+.PHONY: install demo test test-fast bench lint fuzz clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	VENV=$(VENV) bash scripts/ensure_dot.sh
+	touch $(STAMP)
+
+install: $(STAMP)
+	@VENV=$(VENV) bash scripts/ensure_dot.sh
+
+demo: install
+	$(BIN)/python examples/demo.py
+
+test: install
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow"
+
+bench: install
+	$(BIN)/python benchmarks/run.py
+
+fuzz: install
+	KSPEC_FUZZ_EXAMPLES=100000 $(BIN)/python -m pytest -q tests/test_fuzz.py -p no:randomly -s
+
+lint: install
+	$(BIN)/ruff check src tests examples benchmarks
+	$(BIN)/ruff format --check src tests examples benchmarks
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis .mypy_cache .ruff_cache demo

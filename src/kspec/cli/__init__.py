@@ -1,0 +1,79 @@
+"""The `kspec` command: a thin layer over the Python API.
+
+Exit codes: 0 success, 2 bad spec or bad arguments (one line, no traceback), 1 anything else.
+Each command lives in its own module with `add_parser(subparsers)` and `run(args) -> int`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from kspec import __version__
+from kspec.errors import KspecRuntimeError, SpecError
+
+COMMANDS = ("check", "build", "plot", "train", "predict", "evaluate", "compare", "schema")
+
+EPILOG = """examples:
+  kspec check specs/seed_sequential.yaml
+  kspec build specs/seed_sequential.yaml --api subclass --save model.keras
+  kspec plot specs/branching.yaml -o model.png --show-shapes
+  kspec train specs/digits_mlp.yaml -o runs/digits
+  kspec compare specs/seed_sequential.yaml
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2 (argparse's usage dump is noise)
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def make_parser() -> argparse.ArgumentParser:
+    import importlib
+
+    parser = _Parser(prog="kspec", description="Declarative Keras 3 models from YAML/JSON specs.",
+                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"kspec {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMANDS:
+        module = importlib.import_module(f"kspec.cli.{name}")
+        module.add_parser(sub)
+    return parser
+
+
+def quiet_tensorflow() -> None:
+    """TensorFlow's C++ start-up chatter is not for kspec's users."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    quiet_tensorflow()
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 2
+    try:
+        return int(args.run(args) or 0)
+    except SpecError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KspecRuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # never a traceback for users; KSPEC_DEBUG=1 shows it
+        if os.environ.get("KSPEC_DEBUG"):
+            raise
+        line = (str(exc).strip().splitlines() or [""])[0]
+        print(f"error: {type(exc).__name__}: {line} (set KSPEC_DEBUG=1 for the traceback)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""The one error type users see: a spec problem with its place in the file."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+Path = tuple[Any, ...]
+
+
+def format_path(path: Sequence[Any]) -> str:
+    """`("layers", 2, "units")` -> `layers[2].units` (the path inside the spec)."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "<root>"
+
+
+class SpecError(ValueError):
+    """A problem with a spec, located as `file:line:col: path: message`.
+
+    >>> str(SpecError("must be a positive integer, got -3", file="mlp.yaml", line=12, col=5,
+    ...               path=("layers", 2, "units")))
+    'mlp.yaml:12:5: layers[2].units: must be a positive integer, got -3'
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        col: int | None = None,
+        path: Sequence[Any] = (),
+    ) -> None:
+        self.message = message
+        self.file = file
+        self.line = line
+        self.col = col
+        self.path = tuple(path)
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = self.file or "<spec>"
+        if self.line is not None:
+            where += f":{self.line}:{self.col or 1}"
+        if self.path:
+            return f"{where}: {format_path(self.path)}: {self.message}"
+        return f"{where}: {self.message}"
+
+
+class KspecRuntimeError(RuntimeError):
+    """A failure that is not the spec's fault (missing Graphviz, I/O...): exit code 1."""

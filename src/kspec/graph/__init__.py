@@ -1,0 +1,1 @@
+"""Stage 2: resolve the wiring, infer shapes, count parameters. No Keras here."""

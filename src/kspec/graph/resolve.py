@@ -1,0 +1,210 @@
+"""Resolve a `Spec` into a `Graph`: names, wiring, shapes and parameter counts.
+
+The three builders and the diagram all consume this one graph; none re-reads the spec.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from kspec.rules.registry import Shape, ShapeError, format_shape
+from kspec.spec.validate import InputSpec, LayerSpec, Spec
+
+
+@dataclass
+class Node:
+    """A layer in the resolved graph."""
+
+    spec: LayerSpec
+    name: str
+    sources: list[str]
+    output_shape: Shape | None = None  # None: not known without Keras
+    trainable_params: int | None = None
+    non_trainable_params: int | None = None
+    note: str = ""
+
+    @property
+    def type(self) -> str:
+        return self.spec.type
+
+    @property
+    def params(self) -> int | None:
+        if self.trainable_params is None or self.non_trainable_params is None:
+            return None
+        return self.trainable_params + self.non_trainable_params
+
+    @property
+    def call_style(self) -> str:
+        if self.spec.rule is not None:
+            return self.spec.rule.call_style
+        return "single" if len(self.sources) == 1 else "list"
+
+
+@dataclass
+class Graph:
+    """Inputs, layers in an order where every layer follows its sources, and outputs."""
+
+    spec: Spec
+    inputs: list[InputSpec]
+    nodes: list[Node]
+    outputs: list[str]
+    shapes: dict[str, Shape | None] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def seed(self) -> int | None:
+        return self.spec.seed
+
+    def node(self, name: str) -> Node:
+        return next(n for n in self.nodes if n.name == name)
+
+    def sequential_problem(self) -> str | None:
+        """Why the graph has no Sequential form, or None when it is a single chain."""
+        if len(self.inputs) > 1:
+            return f"it has {len(self.inputs)} inputs; Sequential takes one"
+        if len(self.outputs) > 1:
+            return f"it has {len(self.outputs)} outputs; Sequential has one"
+        previous = self.inputs[0].name
+        for node in self.nodes:
+            if node.sources != [previous]:
+                return (f"layer {node.name!r} reads {node.sources}, not just the layer above it; "
+                        "Sequential is a single chain")
+            previous = node.name
+        if self.outputs != [previous]:
+            return f"the output {self.outputs[0]!r} is not the last layer"
+        return None
+
+
+_SNAKE_1 = re.compile(r"(.)([A-Z][a-z]+)")
+_SNAKE_2 = re.compile(r"([a-z])([A-Z])")
+
+
+def snake_case(name: str) -> str:
+    """Keras's default layer name for a class (`BatchNormalization` -> `batch_normalization`)."""
+    name = _SNAKE_1.sub(r"\1_\2", name)
+    return _SNAKE_2.sub(r"\1_\2", name).lower()
+
+
+def _assign_names(spec: Spec) -> list[str]:
+    taken = {i.name for i in spec.inputs}
+    explicit: dict[str, tuple] = {}
+    for inp in spec.inputs:
+        if inp.name in explicit:
+            raise spec.error(inp.path + ("name",), f"duplicate name {inp.name!r}")
+        explicit[inp.name] = inp.path
+    for layer in spec.layers:
+        if layer.name:
+            if layer.name in explicit:
+                first = spec.document.where(explicit[layer.name] + ("name",))
+                raise spec.error(layer.path + ("name",),
+                                 f"duplicate name {layer.name!r} (first used at line {first[0]})")
+            explicit[layer.name] = layer.path
+            taken.add(layer.name)
+    out = []
+    for layer in spec.layers:
+        if layer.name:
+            out.append(layer.name)
+            continue
+        base = snake_case(layer.type)
+        candidate, n = base, 0
+        while candidate in taken:
+            n += 1
+            candidate = f"{base}_{n}"
+        taken.add(candidate)
+        out.append(candidate)
+    return out
+
+
+def resolve(spec: Spec) -> Graph:
+    """Wire the layers, infer every shape and count every parameter."""
+    names = _assign_names(spec)
+    index = {name: i for i, name in enumerate(names)}
+    input_names = [i.name for i in spec.inputs]
+    shapes: dict[str, Shape | None] = {i.name: (None, *i.shape) for i in spec.inputs}
+    nodes: list[Node] = []
+    for i, (layer, name) in enumerate(zip(spec.layers, names)):
+        if layer.inputs is None:
+            if i == 0:
+                if len(input_names) > 1:
+                    raise spec.error(layer.path, "the first layer must say which input it reads "
+                                     f"(`inputs:`), since there are several: {input_names}")
+                sources = [input_names[0]]
+            else:
+                sources = [names[i - 1]]
+        else:
+            sources = list(layer.inputs)
+        for k, src in enumerate(sources):
+            where = layer.path + (("inputs", k) if len(layer.inputs or []) > 1 else ("inputs",))
+            if src == name:
+                raise spec.error(where, f"layer {name!r} reads itself (a cycle)")
+            if src in index and index[src] > i:
+                raise spec.error(where, f"{src!r} is defined later (line "
+                                 f"{spec.document.where(spec.layers[index[src]].path)[0]}); a layer reads "
+                                 "only inputs and layers above it, so the graph has no cycles")
+            if src not in shapes:
+                from kspec.spec.names import did_you_mean
+
+                raise spec.error(where, f"unknown input {src!r}"
+                                 + did_you_mean(src, input_names + names[:i]))
+        node = Node(spec=layer, name=name, sources=sources)
+        _infer(spec, node, [shapes[s] for s in sources])
+        shapes[name] = node.output_shape
+        nodes.append(node)
+    outputs = spec.outputs or [names[-1]]
+    for k, out in enumerate(outputs):
+        if out not in index:
+            from kspec.spec.names import did_you_mean
+
+            path = ("outputs", k) if spec.outputs and len(spec.outputs) > 1 else ("outputs",)
+            hint = " (an input cannot be an output)" if out in input_names else did_you_mean(out, names)
+            raise spec.error(path, f"unknown layer {out!r}{hint}")
+    if len(set(outputs)) != len(outputs):
+        raise spec.error(("outputs",), "an output is listed twice")
+    graph = Graph(spec=spec, inputs=spec.inputs, nodes=nodes, outputs=outputs, shapes=shapes)
+    _check_reachability(graph)
+    return graph
+
+
+def _check_reachability(graph: Graph) -> None:
+    """Every layer must lead to an output and every input must be read, as Keras requires."""
+    needed = set(graph.outputs)
+    for node in reversed(graph.nodes):
+        if node.name in needed:
+            needed.update(node.sources)
+    for node in graph.nodes:
+        if node.name not in needed:
+            raise graph.spec.error(node.spec.path, f"layer {node.name!r} does not lead to any output "
+                                   f"(outputs: {graph.outputs}); remove it or add it to `outputs:`")
+    for inp in graph.inputs:
+        if inp.name not in needed:
+            raise graph.spec.error(inp.path, f"input {inp.name!r} is not used by any layer that leads to an output")
+
+
+def _infer(spec: Spec, node: Node, in_shapes: list[Shape | None]) -> None:
+    rule = node.spec.rule
+    count = len(in_shapes)
+    if rule is not None:
+        if not rule.min_inputs <= count <= rule.max_inputs:
+            want = (str(rule.min_inputs) if rule.min_inputs == rule.max_inputs
+                    else f"{rule.min_inputs} to {rule.max_inputs}" if rule.max_inputs < 1000
+                    else f"at least {rule.min_inputs}")
+            raise spec.error(node.spec.path + ("inputs",) if node.spec.inputs else node.spec.path,
+                             f"{node.type} takes {want} input(s), got {count}")
+    if rule is None:
+        node.note = f"{node.type} is not in kspec's registry: checked by Keras at build time"
+        return
+    if any(s is None for s in in_shapes):
+        node.note = "input shape unknown without Keras"
+        return
+    shapes = [s for s in in_shapes if s is not None]
+    try:
+        node.output_shape = tuple(rule.output_shape(shapes))
+        trainable, frozen = rule.param_counts(shapes)
+    except ShapeError as exc:
+        got = ", ".join(format_shape(s) for s in shapes)
+        raise spec.error(node.spec.path, f"{node.type} {node.name!r}: {exc} (input shape{'s' if len(shapes) > 1 else ''} {got})") from None
+    node.trainable_params, node.non_trainable_params = trainable, frozen

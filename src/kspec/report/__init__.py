@@ -1,0 +1,1 @@
+"""Stage 5: summaries, diagrams, curves, HTML reports and the API comparison."""

@@ -1,0 +1,102 @@
+"""Model summaries: Keras's own text, or the same rows as JSON or Markdown."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+from kspec.graph.resolve import Graph
+
+
+def keras_summary(model: Any, *, show_trainable: bool = False, expand_nested: bool = False) -> str:
+    """Exactly what `model.summary()` prints."""
+    buf = io.StringIO()
+    model.summary(print_fn=lambda line, **_: buf.write(line + "\n"), show_trainable=show_trainable,
+                  expand_nested=expand_nested)
+    return buf.getvalue().rstrip("\n")
+
+
+def _shape(layer: Any) -> Any:
+    try:
+        out = layer.output.shape
+        return list(out)
+    except Exception:
+        return None
+
+
+def summary_rows(model: Any, graph: Graph | None = None) -> list[dict[str, Any]]:
+    """One row per layer, with counts from Keras's weights (same numbers as `summary()`)."""
+    shapes = {n.name: n.output_shape for n in graph.nodes} if graph else {}
+    rows = []
+    for layer in model.layers:
+        trainable = sum(int(_size(w)) for w in layer.trainable_weights)
+        frozen = sum(int(_size(w)) for w in layer.non_trainable_weights)
+        shape = _shape(layer)
+        if shape is None and layer.name in shapes and shapes[layer.name] is not None:
+            shape = list(shapes[layer.name])
+        rows.append({"name": layer.name, "type": type(layer).__name__, "output_shape": shape,
+                     "params": trainable + frozen, "trainable_params": trainable,
+                     "non_trainable_params": frozen, "trainable": bool(layer.trainable)})
+    return rows
+
+
+def _size(weight: Any) -> int:
+    n = 1
+    for d in weight.shape:
+        n *= int(d)
+    return n
+
+
+def summary_dict(model: Any, graph: Graph | None = None) -> dict[str, Any]:
+    rows = summary_rows(model, graph)
+    trainable = sum(_size(w) for w in model.trainable_weights)
+    frozen = sum(_size(w) for w in model.non_trainable_weights)
+    return {"name": model.name, "class": type(model).__name__, "layers": rows,
+            "total_params": trainable + frozen, "trainable_params": trainable,
+            "non_trainable_params": frozen}
+
+
+def summary_markdown(model: Any, graph: Graph | None = None, show_trainable: bool = False) -> str:
+    data = summary_dict(model, graph)
+    head = ["Layer (type)", "Output Shape", "Param #"] + (["Trainable"] if show_trainable else [])
+    lines = [f"**Model: {data['name']}** ({data['class']})", "",
+             "| " + " | ".join(head) + " |", "|" + "|".join(["---"] * len(head)) + "|"]
+    for r in data["layers"]:
+        shape = "(" + ", ".join("None" if d is None else str(d) for d in r["output_shape"]) + ")" \
+            if r["output_shape"] is not None else "?"
+        cells = [f"{r['name']} ({r['type']})", shape, f"{r['params']:,}"]
+        if show_trainable:
+            cells.append("Y" if r["trainable"] else "N")
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", f"Total params: {data['total_params']:,}  ",
+              f"Trainable params: {data['trainable_params']:,}  ",
+              f"Non-trainable params: {data['non_trainable_params']:,}"]
+    return "\n".join(lines)
+
+
+def summary_text(model: Any, fmt: str = "text", *, show_trainable: bool = False,
+                 expand_nested: bool = False, graph: Graph | None = None) -> str:
+    if fmt == "json":
+        return json.dumps(summary_dict(model, graph))
+    if fmt == "markdown":
+        return summary_markdown(model, graph, show_trainable)
+    return keras_summary(model, show_trainable=show_trainable, expand_nested=expand_nested)
+
+
+def keras_check(spec: Any, data: dict[str, Any]) -> dict[str, Any]:
+    """`kspec check --keras`: fill what the registry could not check from the built model."""
+    import kspec
+
+    model = kspec.build(spec, api="functional")
+    by_name = {r["name"]: r for r in summary_rows(model)}
+    for row in data["layers"]:
+        k = by_name.get(row["name"])
+        if k is not None and row["params"] is None:
+            row.update({key: k[key] for key in ("output_shape", "params", "trainable_params",
+                                                  "non_trainable_params")})
+            row["note"] = "checked by Keras"
+    for key in ("total_params", "trainable_params", "non_trainable_params"):
+        data[key] = sum(r[key] for r in data["layers"])
+    data["unchecked"] = []
+    return data

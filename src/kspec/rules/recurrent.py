@@ -1,0 +1,1 @@
+"""recurrent layers (filled in by registry work)."""

@@ -1,0 +1,1 @@
+"""Stage 1: load YAML/JSON with positions and validate it into a `Spec`."""

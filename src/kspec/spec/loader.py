@@ -1,0 +1,152 @@
+"""Read YAML or JSON text into plain Python data plus the position of every node.
+
+Only PyYAML's safe constructors are used: a tag that would build a Python object
+(`!!python/object`, ...) is an error. Aliases are counted while expanding, so an
+alias bomb is refused after a bounded amount of work.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from kspec.errors import Path, SpecError
+
+MAX_BYTES = 2_000_000  # a hand-written spec is a few KB; refuse megabytes before parsing
+MAX_NODES = 200_000  # bound on expanded nodes (alias bombs)
+
+_SAFE_TAGS = {
+    "tag:yaml.org,2002:str",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+    "tag:yaml.org,2002:map",
+    "tag:yaml.org,2002:seq",
+}
+
+
+@dataclass
+class Document:
+    """Parsed spec data with `positions[path] = (line, col)` (1-based) for every node."""
+
+    data: Any
+    file: str | None = None
+    positions: dict[Path, tuple[int, int]] = field(default_factory=dict)
+
+    def where(self, path: Path) -> tuple[int | None, int | None]:
+        """Position of `path`, or of its nearest ancestor that has one."""
+        path = tuple(path)
+        while True:
+            if path in self.positions:
+                return self.positions[path]
+            if not path:
+                return None, None
+            path = path[:-1]
+
+    def error(self, path: Path, message: str) -> SpecError:
+        line, col = self.where(path)
+        return SpecError(message, file=self.file, line=line, col=col, path=path)
+
+
+def _mark_error(file: str | None, exc: yaml.MarkedYAMLError) -> SpecError:
+    mark = exc.problem_mark or exc.context_mark
+    problem = exc.problem or exc.context or "invalid YAML"
+    if exc.context and exc.problem:
+        problem = f"{exc.context}, {exc.problem}"
+    line = mark.line + 1 if mark else None
+    col = mark.column + 1 if mark else None
+    return SpecError(f"YAML syntax error: {problem}", file=file, line=line, col=col)
+
+
+class _Builder:
+    def __init__(self, file: str | None) -> None:
+        self.file = file
+        self.positions: dict[Path, tuple[int, int]] = {}
+        self.count = 0
+        self.constructor = yaml.SafeLoader("")
+
+    def build(self, node: yaml.Node, path: Path) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise SpecError(
+                f"spec too large: more than {MAX_NODES} nodes after expanding aliases",
+                file=self.file, line=node.start_mark.line + 1, col=node.start_mark.column + 1,
+            )
+        pos = (node.start_mark.line + 1, node.start_mark.column + 1)
+        self.positions[path] = pos
+        if node.tag not in _SAFE_TAGS:
+            raise SpecError(
+                f"YAML tag {node.tag!r} is not allowed (kspec never constructs objects from a spec)",
+                file=self.file, line=pos[0], col=pos[1], path=path,
+            )
+        if isinstance(node, yaml.MappingNode):
+            self.constructor.flatten_mapping(node)  # merge keys (<<)
+            out: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                key = self.build(key_node, path + ("<key>",))
+                if not isinstance(key, str):
+                    key = str(key) if isinstance(key, (int, float, bool)) or key is None else key
+                if not isinstance(key, str):
+                    raise SpecError("mapping keys must be strings", file=self.file,
+                                    line=key_node.start_mark.line + 1,
+                                    col=key_node.start_mark.column + 1, path=path)
+                if key in out:
+                    raise SpecError(
+                        f"duplicate key {key!r}", file=self.file,
+                        line=key_node.start_mark.line + 1, col=key_node.start_mark.column + 1,
+                        path=path + (key,),
+                    )
+                out[key] = self.build(value_node, path + (key,))
+            self.positions.pop(path + ("<key>",), None)
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(child, path + (i,)) for i, child in enumerate(node.value)]
+        value = self.constructor.construct_object(node, deep=True)
+        return value
+
+
+def parse(text: str | bytes, file: str | None = None) -> Document:
+    """Parse YAML (or JSON, which is read the same way) into a `Document`."""
+    if isinstance(text, bytes):
+        if len(text) > MAX_BYTES:
+            raise SpecError(f"file too large ({len(text)} bytes; the limit is {MAX_BYTES})", file=file)
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise SpecError(f"not UTF-8 text (byte {exc.start})", file=file) from None
+    if len(text) > MAX_BYTES:
+        raise SpecError(f"file too large ({len(text)} characters; the limit is {MAX_BYTES})", file=file)
+    is_json = bool(file and file.lower().endswith(".json"))
+    if is_json:
+        try:
+            json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise SpecError(f"JSON syntax error: {exc.msg}", file=file, line=exc.lineno, col=exc.colno) from None
+        except RecursionError:
+            raise SpecError("JSON nested too deeply", file=file) from None
+    try:
+        loader = yaml.SafeLoader(text)
+        try:
+            node = loader.get_single_node()
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as exc:
+        raise _mark_error(file, exc) from None
+    except yaml.YAMLError as exc:
+        raise SpecError(f"YAML error: {exc}", file=file) from None
+    except RecursionError:
+        raise SpecError("YAML nested too deeply", file=file) from None
+    if node is None:
+        raise SpecError("the spec is empty", file=file, line=1, col=1)
+    builder = _Builder(file)
+    try:
+        data = builder.build(node, ())
+    except yaml.MarkedYAMLError as exc:
+        raise _mark_error(file, exc) from None
+    except RecursionError:
+        raise SpecError("spec nested too deeply", file=file) from None
+    return Document(data=data, file=file, positions=builder.positions)

@@ -1,0 +1,30 @@
+"""Shared fixtures. Keras is imported once per test process (it costs ~6 s)."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+SPECS = sorted(p for p in (ROOT / "specs").glob("*") if p.suffix in (".yaml", ".yml", ".json"))
+
+
+def spec_ids() -> list[str]:
+    return [p.name for p in SPECS]
+
+
+@pytest.fixture(scope="session")
+def keras():
+    import keras as _keras
+
+    return _keras
+
+
+@pytest.fixture(scope="session")
+def root() -> pathlib.Path:
+    return ROOT

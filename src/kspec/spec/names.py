@@ -30,8 +30,8 @@ CONSTRAINTS = frozenset(
 )
 
 OPTIMIZERS = frozenset("""
-Adadelta Adafactor Adagrad Adam AdamW Adamax Ftrl Lamb Lion Muon Nadam RMSprop SGD ScheduleFreeAdamW
-adadelta adafactor adagrad adam adamw adamax ftrl lamb lion muon nadam rmsprop sgd
+Adadelta Adafactor Adagrad Adam AdamW Adamax Ftrl Lion Muon Nadam RMSprop SGD ScheduleFreeAdamW
+adadelta adafactor adagrad adam adamw adamax ftrl lion muon nadam rmsprop sgd
 """.split())
 
 LEARNING_RATE_SCHEDULES = frozenset("""
@@ -41,11 +41,11 @@ PolynomialDecay
 
 LOSSES = frozenset("""
 BinaryCrossentropy BinaryFocalCrossentropy CTC CategoricalCrossentropy CategoricalFocalCrossentropy
-CategoricalGeneralizedCrossEntropy CategoricalHinge Circle CosineSimilarity Dice Hinge Huber
+CategoricalHinge Circle CosineSimilarity Dice Hinge Huber
 KLDivergence LogCosh MeanAbsoluteError MeanAbsolutePercentageError MeanSquaredError
 MeanSquaredLogarithmicError Poisson SparseCategoricalCrossentropy SquaredHinge Tversky
 binary_crossentropy binary_focal_crossentropy categorical_crossentropy
-categorical_focal_crossentropy categorical_generalized_cross_entropy categorical_hinge circle
+categorical_focal_crossentropy categorical_hinge circle
 cosine_similarity ctc dice hinge huber kl_divergence log_cosh mean_absolute_error
 mean_absolute_percentage_error mean_squared_error mean_squared_logarithmic_error poisson
 sparse_categorical_crossentropy squared_hinge tversky mse mae mape msle
@@ -60,9 +60,9 @@ Poisson Precision PrecisionAtRecall R2Score Recall RecallAtPrecision RootMeanSqu
 SensitivityAtSpecificity SparseCategoricalAccuracy SparseCategoricalCrossentropy
 SparseTopKCategoricalAccuracy SpecificityAtSensitivity SquaredHinge Sum TopKCategoricalAccuracy
 TrueNegatives TruePositives
-accuracy acc binary_accuracy binary_crossentropy binary_focal_crossentropy categorical_accuracy
-categorical_crossentropy categorical_focal_crossentropy categorical_hinge concordance_correlation
-hinge huber kl_divergence log_cosh mean_absolute_error mean_absolute_percentage_error
+accuracy acc binary_accuracy binary_crossentropy categorical_accuracy
+categorical_crossentropy categorical_hinge concordance_correlation
+hinge kl_divergence mean_absolute_error mean_absolute_percentage_error
 mean_squared_error mean_squared_logarithmic_error pearson_correlation poisson
 sparse_categorical_accuracy sparse_categorical_crossentropy sparse_top_k_categorical_accuracy
 squared_hinge top_k_categorical_accuracy mse mae mape msle

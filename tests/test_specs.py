@@ -1,0 +1,132 @@
+"""Every spec in specs/ loads, checks and builds with every API that applies, and the checker's
+shapes and parameter counts equal those of the built Keras model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import kspec
+from conftest import SPECS, spec_ids
+
+APIS = ("sequential", "functional", "subclass")
+pytestmark = pytest.mark.xdist_group("keras_specs")
+
+
+@pytest.fixture(scope="module")
+def built(keras):
+    """(spec file, api) -> built model, built once per module."""
+    cache: dict = {}
+
+    def get(path, api):
+        key = (str(path), api)
+        if key not in cache:
+            cache[key] = kspec.build(kspec.load(path), api=api)
+        return cache[key]
+
+    return get
+
+
+def _apis(path) -> list[str]:
+    graph = kspec.resolve(kspec.load(path))
+    return [a for a in APIS if a != "sequential" or graph.sequential_problem() is None]
+
+
+def _weight_count(weights) -> int:
+    return sum(int(np.prod(w.shape)) for w in weights)
+
+
+@pytest.mark.parametrize("path", SPECS, ids=spec_ids())
+def test_spec_checks_without_keras(path):
+    report = kspec.check(kspec.load(path))
+    data = report.to_dict()
+    assert [r["name"] for r in data["layers"]] == [n.name for n in report.graph.nodes]
+    assert data["name"] == kspec.load(path).name
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("api", APIS)
+@pytest.mark.parametrize("path", SPECS, ids=spec_ids())
+def test_check_matches_keras(path, api, built):
+    spec = kspec.load(path)
+    if api not in _apis(path):
+        with pytest.raises(kspec.SpecError, match="Sequential API cannot build"):
+            kspec.build(spec, api=api)
+        return
+    report = kspec.check(spec).to_dict()
+    model = built(path, api)
+    assert model.count_params() == report["total_params"] or report["total_params"] is None
+    if report["total_params"] is not None:
+        assert _weight_count(model.trainable_weights) == report["trainable_params"]
+        assert _weight_count(model.non_trainable_weights) == report["non_trainable_params"]
+    layers = {layer.name: layer for layer in model.layers}
+    for row in report["layers"]:
+        layer = layers[row["name"]]
+        assert type(layer).__name__ == row["type"]
+        if row["params"] is not None:
+            assert layer.count_params() == row["params"], row["name"]
+            assert _weight_count(layer.trainable_weights) == row["trainable_params"], row["name"]
+        if row["output_shape"] is not None and api != "subclass":
+            assert list(layer.output.shape) == row["output_shape"], row["name"]
+        assert layer.trainable == row["trainable"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", SPECS, ids=spec_ids())
+def test_same_seed_same_weights_and_outputs(path, built):
+    apis = _apis(path)
+    models = {api: built(path, api) for api in apis}
+    reference = models[apis[0]]
+    for api, model in models.items():
+        for a, b in zip(reference.weights, model.weights):
+            assert a.shape == b.shape
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b), err_msg=f"{api}: {a.path}")
+    spec = kspec.load(path)
+    rng = np.random.default_rng(0)
+    batch = [rng.normal(size=(4, *i.shape)).astype("float32") for i in spec.inputs]
+    x = batch[0] if len(batch) == 1 else batch
+    want = reference.predict(x, verbose=0)
+    for api, model in models.items():
+        got = model.predict(x, verbose=0)
+        if isinstance(want, dict):
+            for k in want:
+                np.testing.assert_allclose(got[k], want[k], atol=1e-6, err_msg=api)
+        else:
+            np.testing.assert_allclose(got, want, atol=1e-6, err_msg=api)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("api", APIS)
+def test_saved_model_reloads(api, built, keras, tmp_path):
+    path = next(p for p in SPECS if p.name == "seed_sequential.yaml")
+    model = built(path, api)
+    file = tmp_path / f"{api}.keras"
+    model.save(file)
+    again = keras.models.load_model(file, safe_mode=True)
+    assert type(again) is type(model)
+    x = np.linspace(-1, 1, 12, dtype="float32").reshape(4, 3, 1)
+    np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+@pytest.mark.slow
+def test_subclass_model_is_a_real_subclass_and_branching_roundtrips(built, keras, tmp_path):
+    path = next(p for p in SPECS if p.name == "branching.yaml")
+    model = built(path, "subclass")
+    assert type(model) is not keras.Model and isinstance(model, keras.Model)
+    assert type(model).call is not keras.Model.call
+    model.save(tmp_path / "b.keras")
+    again = keras.models.load_model(tmp_path / "b.keras")
+    x = [np.ones((2, 16), "float32"), np.ones((2, 8), "float32")]
+    for k, v in model.predict(x, verbose=0).items():
+        np.testing.assert_array_equal(again.predict(x, verbose=0)[k], v)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("api", ["functional", "subclass"])
+def test_frozen_layers_frozen_in_every_api(api, built):
+    path = next(p for p in SPECS if p.name == "branching.yaml")
+    model = built(path, api)
+    frozen = {n.name for n in kspec.resolve(kspec.load(path)).nodes if not n.spec.trainable}
+    assert frozen == {"embed_context"}
+    for layer in model.layers:
+        assert layer.trainable == (layer.name not in frozen)

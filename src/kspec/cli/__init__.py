@@ -49,6 +49,32 @@ def quiet_tensorflow() -> None:
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 
+def import_keras_quietly() -> None:
+    """Import TensorFlow/Keras with C-level stderr muted: absl prints start-up lines that
+    TF_CPP_MIN_LOG_LEVEL does not silence. Errors still surface (the import is retried loudly)."""
+    if "keras" in sys.modules:
+        return
+    try:
+        saved = os.dup(2)
+    except OSError:
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        sys.stderr.flush()
+        os.dup2(devnull, 2)
+        try:
+            import keras  # noqa: F401
+        except Exception:
+            pass
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+NO_KERAS = {"check", "schema"}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     quiet_tensorflow()
     parser = make_parser()
@@ -56,6 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return 2
+    if args.command not in NO_KERAS or getattr(args, "keras", False):
+        import_keras_quietly()
     try:
         return int(args.run(args) or 0)
     except SpecError as exc:

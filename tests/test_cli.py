@@ -1,0 +1,114 @@
+"""The command line: exit codes, the JSON contract of `check`, help texts, and no Keras in check."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import jsonschema
+import pytest
+import yaml
+
+import kspec
+from conftest import ROOT, SPECS, spec_ids
+from kspec.cli import COMMANDS, main
+
+KSPEC = [sys.executable, "-m", "kspec"]
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*KSPEC, *args], capture_output=True, text=True, cwd=ROOT, timeout=300)
+
+
+def test_check_json_contract(capsys):
+    assert main(["check", "specs/seed_sequential.yaml", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    # the contract's keys and the tutorial's numbers: Dense(3) on (3, 1) -> 1*3+3, 3*2+2, 2*2+2
+    assert data["name"] == "seed_mlp"
+    assert data["layers"][0] == {**data["layers"][0], "name": "layers1", "type": "Dense",
+                                 "output_shape": [None, 3, 3], "params": 6, "trainable_params": 6,
+                                 "non_trainable_params": 0}
+    assert (data["total_params"], data["trainable_params"], data["non_trainable_params"]) == (20, 20, 0)
+
+
+def test_check_text_lists_every_layer(capsys):
+    assert main(["check", "specs/branching.yaml"]) == 0
+    out = capsys.readouterr().out
+    for node in kspec.resolve(kspec.load(ROOT / "specs/branching.yaml")).nodes:
+        assert node.name in out
+    assert "no Sequential form" in out
+
+
+def test_check_never_imports_tensorflow():
+    code = ("import sys; from kspec.cli import main; rc = main(['check', 'specs/branching.yaml']); "
+            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'imported'; sys.exit(rc)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_schema_is_valid_and_accepts_every_spec(capsys):
+    assert main(["schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    for path in SPECS:
+        validator.validate(yaml.safe_load(path.read_text()))
+    bad = yaml.safe_load((ROOT / "specs/seed_sequential.yaml").read_text())
+    bad["layers"][0]["unitz"] = 3
+    assert not validator.is_valid(bad)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help_with_an_example(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    assert "example" in capsys.readouterr().out
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert kspec.__version__ in capsys.readouterr().out
+
+
+def test_bad_spec_exit_2_one_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("inputs: [{name: x, shape: [3]}]\nlayers:\n  - {type: Dense, units: -3}\n")
+    proc = run("check", str(bad))
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"error: {bad}:3:26: layers[0].units: must be a positive integer, got -3"
+    assert "Traceback" not in proc.stderr
+
+
+def test_bad_arguments_exit_2(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["check"])
+    assert exit_info.value.code == 2
+
+
+@pytest.mark.slow
+def test_build_prints_keras_summary_and_saves(tmp_path, keras):
+    out = tmp_path / "m.keras"
+    proc = run("build", "specs/seed_sequential.yaml", "--api", "subclass", "--save", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "Total params: 20" in proc.stdout and "layers3 (Dense)" in proc.stdout
+    assert proc.stderr == ""  # TensorFlow's start-up chatter is muted
+    import kspec.build  # noqa: F401  registers SpecModel
+
+    assert keras.models.load_model(out).count_params() == 20
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", SPECS, ids=spec_ids())
+def test_build_json_summary_equals_check(path, capsys, keras):
+    api = kspec.load(path).api
+    assert main(["build", str(path), "--summary-format", "json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    report = kspec.check(kspec.load(path)).to_dict()
+    if report["total_params"] is not None:
+        assert summary["total_params"] == report["total_params"]
+        assert summary["trainable_params"] == report["trainable_params"]
+    model = kspec.build(kspec.load(path), api=api)
+    assert summary["total_params"] == model.count_params()

@@ -1,17 +1,54 @@
-"""`kspec compare`: not yet available (see the issue tracker)."""
+"""`kspec compare SPEC`: build the spec with all three APIs and compare them side by side."""
 
 from __future__ import annotations
 
 import argparse
+import json
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("compare", help="(coming)")
-    p.add_argument("rest", nargs="*")
+    from kspec.cli.common import add_spec_argument
+
+    p = sub.add_parser(
+        "compare", help="build with all three APIs and compare them",
+        description="Build SPEC with the Sequential, Functional and subclassing APIs and compare parameter "
+        "counts, build time, first-call latency, fit/predict throughput on synthetic data, saved size, "
+        "save/load round-trip, plot_model nodes, and the largest difference between their predictions "
+        "from the same initial weights.",
+        epilog="examples:\n  kspec compare specs/seed_sequential.yaml\n"
+        "  kspec compare specs/seed_sequential.yaml --format json\n"
+        "  kspec compare specs/seed_sequential.yaml -o compare/   # diagrams, timings.png, compare.html",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_spec_argument(p)
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument("-o", "--output", metavar="DIR",
+                   help="also write <api>.png diagrams, timings.png, compare.json and compare.html")
+    p.add_argument("--batch-size", type=_positive, default=32, help="batch size for the timings (default 32)")
+    p.add_argument("--steps", type=_positive, default=10, help="timed fit/predict steps (default 10)")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from kspec.errors import KspecRuntimeError
+    from kspec.cli.common import load_spec
+    from kspec.report.compare import compare
 
-    raise KspecRuntimeError("kspec compare is not implemented yet")
+    spec = load_spec(args)
+    result = compare(spec, batch_size=args.batch_size, steps=args.steps)
+    written = result.write(args.output) if args.output else []
+    if args.format == "json":
+        print(json.dumps(result.to_dict()))
+    else:
+        print(result.to_text())
+        for path in written:
+            print(f"wrote {path}")
+    return 0

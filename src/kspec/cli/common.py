@@ -13,6 +13,19 @@ def add_spec_argument(parser: argparse.ArgumentParser) -> None:
                         help="allow layers that run code (Lambda, ...); only for specs you trust")
     parser.add_argument("--plugin", action="append", default=[], metavar="MODULE",
                         help="import MODULE for custom layers (trusted code; repeatable)")
+    parser.add_argument("--max-params", type=_count, metavar="N", default=None,
+                        help="refuse to build models with more than N parameters "
+                        "(default: $KSPEC_MAX_PARAMS or 1e9; 0: no limit)")
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(float(text.replace("_", "")))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of parameters, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {text!r}")
+    return value
 
 
 def load_spec(args: argparse.Namespace) -> Spec:
@@ -20,4 +33,6 @@ def load_spec(args: argparse.Namespace) -> Spec:
 
     spec = kspec.load(args.spec, allow_unsafe=args.allow_unsafe)
     spec.plugins = list(dict.fromkeys([*spec.plugins, *getattr(args, "plugin", [])]))
+    spec.trusted_plugins = list(getattr(args, "plugin", []))
+    spec.max_params = getattr(args, "max_params", None)
     return spec

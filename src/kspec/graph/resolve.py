@@ -166,6 +166,11 @@ def resolve(spec: Spec) -> Graph:
         raise spec.error(("outputs",), "an output is listed twice")
     graph = Graph(spec=spec, inputs=spec.inputs, nodes=nodes, outputs=outputs, shapes=shapes)
     _check_reachability(graph)
+    if spec.api == "sequential" and "api" in spec.raw:
+        problem = graph.sequential_problem()
+        if problem is not None:  # the spec asks for what it cannot have: say so in `check` too
+            raise spec.error(("api",), f"the Sequential API cannot build this graph: {problem}; "
+                             "use api: functional or subclass")
     return graph
 
 

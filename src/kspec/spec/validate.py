@@ -59,6 +59,10 @@ class Spec:
     document: Document
     allow_unsafe: bool = False
     raw: dict[str, Any] = field(default_factory=dict)
+    #: Plugin modules the user named (`--plugin`); only these are imported (see SECURITY.md).
+    trusted_plugins: list[str] = field(default_factory=list)
+    #: Parameter limit for building (`--max-params`); None: `KSPEC_MAX_PARAMS` or the default.
+    max_params: int | None = None
 
     @property
     def file(self) -> str | None:
@@ -89,7 +93,10 @@ def _check_keys(doc: Document, data: Any, model: type[BaseModel], path: Path, wh
 
 def pydantic_error(doc: Document, exc: ValidationError, base: Path = (), what: str = "") -> SpecError:
     """The first pydantic error as a one-line `SpecError` at its position."""
-    err = exc.errors(include_url=False)[0]
+    errors = exc.errors(include_url=False)
+    # A union (`metrics: [acuracy]`) reports one error per branch; the one that got deepest
+    # into the data is the branch the user meant.
+    err = max(errors, key=lambda e: len(_real_path(doc.data, base, tuple(e["loc"]))))
     loc = tuple(err["loc"])
     path = _real_path(doc.data, base, loc)
     if err["type"] == "missing" and loc:
@@ -143,7 +150,8 @@ def _real_path(data: Any, base: Path, loc: tuple[Any, ...]) -> Path:
     return tuple(path)
 
 
-def _validate_layer(doc: Document, raw: Any, index: int, allow_unsafe: bool) -> LayerSpec:
+def _validate_layer(doc: Document, raw: Any, index: int, allow_unsafe: bool,
+                    plugins: bool = False) -> LayerSpec:
     path: Path = ("layers", index)
     if not isinstance(raw, dict):
         raise doc.error(path, f"a layer must be a mapping with 'type', got {raw!r}")
@@ -159,9 +167,10 @@ def _validate_layer(doc: Document, raw: Any, index: int, allow_unsafe: bool) -> 
             f"{ltype} layers run code that is not in the spec and are refused; "
             "pass --allow-unsafe (allow_unsafe=True) if you trust this spec",
         )
-    if ltype not in registry and ltype not in names.KERAS_LAYERS:
+    if ltype not in registry and ltype not in names.KERAS_LAYERS and not plugins:
         raise doc.error(path + ("type",), names.unknown("layer type", ltype,
-                                                       set(registry) | names.KERAS_LAYERS))
+                                                       set(registry) | names.KERAS_LAYERS)
+                        + " (custom layers need their module in `plugins:`)")
     name = raw.get("name")
     if name is not None and (not isinstance(name, str) or not name
                              or not all(c.isalnum() or c in "_-." for c in name)):
@@ -214,6 +223,20 @@ def _check_generic_args(doc: Document, args: dict[str, Any], path: Path) -> None
             raise doc.error(path + (key,), str(exc)) from None
 
 
+def _check_data_path(doc: Document, data: dict[str, Any]) -> None:
+    """`train.data.path` must name a file beside the spec (checked only for specs read from files)."""
+    source = (data.get("train") or {}).get("data") or {}
+    path = source.get("path")
+    if not isinstance(path, str) or not doc.file or doc.file.startswith("<") or not os.path.isfile(doc.file):
+        return
+    full = os.path.join(os.path.dirname(os.path.abspath(doc.file)), os.path.expanduser(path))
+    where = ("train", "data", "path")
+    if not os.path.exists(full):
+        raise doc.error(where, f"no such file {path!r} (paths are relative to the spec file)")
+    if not os.path.isfile(full):
+        raise doc.error(where, f"{path!r} is not a file")
+
+
 def validate(doc: Document, *, allow_unsafe: bool = False) -> Spec:
     """Check the whole tree; raise the first problem as a located `SpecError`."""
     data = doc.data
@@ -233,7 +256,12 @@ def validate(doc: Document, *, allow_unsafe: bool = False) -> Spec:
         model = SpecModel.model_validate(data)
     except ValidationError as exc:
         raise pydantic_error(doc, exc) from None
-    layers = [_validate_layer(doc, raw, i, allow_unsafe) for i, raw in enumerate(data["layers"])]
+    for i, module in enumerate(model.plugins):
+        if not all(part.isidentifier() for part in module.split(".")):
+            raise doc.error(("plugins", i), f"must be a Python module name (a.b.c), got {module!r}")
+    _check_data_path(doc, data)
+    layers = [_validate_layer(doc, raw, i, allow_unsafe, bool(model.plugins))
+              for i, raw in enumerate(data["layers"])]
     inputs = [InputSpec(name=m.name, shape=tuple(m.shape), dtype=m.dtype or "float32", path=("inputs", i))
               for i, m in enumerate(model.inputs)]
     outputs = model.outputs

@@ -1,0 +1,86 @@
+"""Resource limits: refuse a model too big for this machine before Keras allocates anything.
+
+The spec loader already bounds the file (`loader.MAX_BYTES`) and the expanded YAML tree
+(`loader.MAX_NODES`, alias bombs). This module bounds what a valid spec asks Keras to
+allocate: the parameter count the checker infers, and a memory estimate for training it
+(weights, gradients and two Adam moments: 4 copies of every parameter).
+
+    >>> estimate_bytes(1_000_000, "float32")
+    16000000
+    >>> max_params({})  # the default: 1e9 parameters, ~15 GiB to train in float32
+    1000000000
+
+The limit is `--max-params N` on the command line, else the environment variable
+`KSPEC_MAX_PARAMS`, else `DEFAULT_MAX_PARAMS`. `0` disables the check.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from kspec.errors import SpecError
+
+#: 1e9 float32 parameters take ~15 GiB to train with Adam: fits a 24 GiB machine.
+DEFAULT_MAX_PARAMS = 1_000_000_000
+ENV_MAX_PARAMS = "KSPEC_MAX_PARAMS"
+#: Copies of each parameter while training: weights, gradients, Adam's two moments.
+TRAINING_COPIES = 4
+
+_DTYPE_BYTES = {"float16": 2, "bfloat16": 2, "mixed_float16": 4, "mixed_bfloat16": 4, "float64": 8}
+
+
+def dtype_bytes(dtype: str | None) -> int:
+    return _DTYPE_BYTES.get(dtype or "float32", 4)
+
+
+def estimate_bytes(params: int, dtype: str | None = "float32") -> int:
+    """Memory to train `params` parameters: weights, gradients and two optimizer moments."""
+    return params * dtype_bytes(dtype) * TRAINING_COPIES
+
+
+def max_params(environ: Mapping[str, str] | None = None, override: int | None = None) -> int:
+    """The active limit (0 = none): `override` (the CLI flag), else the environment, else default."""
+    if override is not None:
+        return override
+    environ = os.environ if environ is None else environ
+    raw = environ.get(ENV_MAX_PARAMS, "").strip().replace("_", "")
+    if not raw:
+        return DEFAULT_MAX_PARAMS
+    try:
+        value = int(float(raw))
+    except ValueError:
+        raise SpecError(f"{ENV_MAX_PARAMS} must be a number of parameters, got {raw!r}") from None
+    if value < 0:
+        raise SpecError(f"{ENV_MAX_PARAMS} must not be negative, got {raw!r}")
+    return value
+
+
+def _gib(n: int) -> str:
+    return f"{n / 2**30:,.1f} GiB"
+
+
+def check_graph(graph: Any) -> None:
+    """Raise a located `SpecError` when `graph` is over the parameter limit; call before building.
+
+    Layers the checker cannot count (outside the registry) count as zero, so the estimate is a
+    lower bound; the error names the largest layer so the user knows what to shrink.
+    """
+    spec = graph.spec
+    limit = max_params(override=getattr(spec, "max_params", None))
+    if not limit:
+        return
+    counted = [(n.params or 0, n) for n in graph.nodes]
+    total = sum(p for p, _ in counted)
+    if total <= limit:
+        return
+    biggest_params, biggest = max(counted, key=lambda pn: pn[0])
+    dtypes = {n.spec.args.get("dtype") for n in graph.nodes if isinstance(n.spec.args.get("dtype"), str)}
+    dtype = dtypes.pop() if len(dtypes) == 1 else "float32"
+    raise spec.error(
+        biggest.spec.path,
+        f"the model has {total:,} parameters (about {_gib(estimate_bytes(total, dtype))} to train "
+        f"with Adam in {dtype}), over the limit of {limit:,}; the largest layer, {biggest.name!r}, "
+        f"has {biggest_params:,}. Raise the limit with --max-params or {ENV_MAX_PARAMS} (0: no limit)",
+    )

@@ -1,41 +1,70 @@
 #!/usr/bin/env bash
-# Provide a Graphviz `dot` for diagrams: Debian's graphviz when we can install packages,
-# else PyPI's graphviz-pure behind a wrapper in .venv/bin (Keras probes `dot -Tps`, which
-# graphviz-pure lacks, so -Tps is mapped to -Tsvg).
-set -euo pipefail
+# Provide a Graphviz `dot` for diagrams (`make install` runs this; fast when one exists).
+#  1. a working `dot` on PATH or in $VENV/bin: done;
+#  2. root, or password-less sudo, with apt-get: Debian's graphviz;
+#  3. otherwise PyPI's graphviz-pure (a self-contained Rust port whose command is
+#     `graphviz-pure`, not `dot`) installed into $VENV, behind a `dot` wrapper in $VENV/bin.
+#     The wrapper maps -Tps/-Tps2/-Tpdf (which graphviz-pure lacks; Keras probes `dot -Tps`)
+#     to -Tsvg so such probes succeed.
+# KSPEC_DOT_NO_APT=1 skips step 2 (to test step 3 on a machine where apt would work).
+# Never fails `make install`: without Graphviz, `kspec plot -o x.dot` still works.
+set -uo pipefail
 VENV=${VENV:-.venv}
-if command -v dot >/dev/null 2>&1 && dot -V >/dev/null 2>&1; then exit 0; fi
-if [ -x "$VENV/bin/dot" ]; then exit 0; fi
-SUDO=""
-if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO="sudo -n"; fi
-if [ "$(id -u)" = 0 ] || [ -n "$SUDO" ]; then
-  if command -v apt-get >/dev/null 2>&1; then
-    echo "installing Graphviz (apt-get install graphviz)"
-    ($SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends graphviz) >/dev/null 2>&1 || true
-    if command -v dot >/dev/null 2>&1; then exit 0; fi
+
+works() { "$@" -V >/dev/null 2>&1; }
+
+if command -v dot >/dev/null 2>&1 && works dot; then exit 0; fi
+if [ -x "$VENV/bin/dot" ] && works "$VENV/bin/dot"; then exit 0; fi
+
+if [ -z "${KSPEC_DOT_NO_APT:-}" ] && command -v apt-get >/dev/null 2>&1; then
+  SUDO=""
+  if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO="sudo -n"; fi
+  if [ "$(id -u)" = 0 ] || [ -n "$SUDO" ]; then
+    echo "ensure_dot: installing Graphviz (apt-get install graphviz)"
+    if $SUDO apt-get update -qq >/dev/null 2>&1 &&
+       DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends graphviz >/dev/null 2>&1 &&
+       command -v dot >/dev/null 2>&1 && works dot; then
+      exit 0
+    fi
+    echo "ensure_dot: apt-get could not install graphviz; trying PyPI's graphviz-pure"
   fi
 fi
-echo "installing graphviz-pure from PyPI with a dot wrapper in $VENV/bin"
-"$VENV/bin/pip" install -q graphviz-pure
-REAL=$(ls "$VENV"/bin/dot* 2>/dev/null | grep -v '/dot$' | head -1 || true)
-"$VENV/bin/python" - "$VENV" <<'PY'
-import os, sys, sysconfig, shutil
-venv = sys.argv[1]
-# find the graphviz-pure executable it installed
-candidates = [os.path.join(venv, "bin", n) for n in os.listdir(os.path.join(venv, "bin"))
-              if n.startswith("dot") and n != "dot"]
-real = candidates[0] if candidates else None
-if real is None:
-    import importlib.util
-    spec = importlib.util.find_spec("graphviz_pure")
-    real = f"{sys.executable} -m graphviz_pure"
-wrapper = os.path.join(venv, "bin", "dot")
-with open(wrapper, "w") as fh:
-    fh.write(f"""#!/usr/bin/env bash
-# kspec: graphviz-pure wrapper; Keras probes `dot -Tps`, which maps to -Tsvg here.
+
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "ensure_dot: no $VENV/bin/python; create the venv first (make install)" >&2
+  exit 0
+fi
+echo "ensure_dot: installing graphviz-pure from PyPI, with a dot wrapper in $VENV/bin"
+if ! "$VENV/bin/python" -m pip install -q graphviz-pure; then
+  echo "ensure_dot: could not install graphviz-pure; .png/.svg diagrams need Graphviz (.dot works without)" >&2
+  exit 0
+fi
+REAL="$VENV/bin/graphviz-pure"
+if [ ! -x "$REAL" ]; then
+  REAL=$(command -v graphviz-pure || true)
+fi
+if [ -z "$REAL" ] || ! works "$REAL"; then
+  echo "ensure_dot: graphviz-pure installed but its command was not found or does not run" >&2
+  exit 0
+fi
+REAL=$(cd "$(dirname "$REAL")" && pwd)/$(basename "$REAL")
+cat >"$VENV/bin/dot" <<EOF
+#!/usr/bin/env bash
+# kspec: \`dot\` is PyPI's graphviz-pure (scripts/ensure_dot.sh). It has no PostScript/PDF
+# output, so -Tps/-Tps2/-Tpdf (Keras's probe) become -Tsvg.
 args=()
-for a in "$@"; do if [ "$a" = "-Tps" ]; then args+=("-Tsvg"); else args+=("$a"); fi; done
-exec {real} "${{args[@]}}"
-""")
-os.chmod(wrapper, 0o755)
-PY
+for a in "\$@"; do
+  case "\$a" in
+    -Tps|-Tps2|-Tpdf|-Teps) args+=("-Tsvg") ;;
+    *) args+=("\$a") ;;
+  esac
+done
+exec "$REAL" "\${args[@]}"
+EOF
+chmod +x "$VENV/bin/dot"
+if works "$VENV/bin/dot"; then
+  echo "ensure_dot: $VENV/bin/dot -> $REAL ($("$VENV/bin/dot" -V 2>&1 | head -1))"
+else
+  echo "ensure_dot: the dot wrapper does not run" >&2
+fi
+exit 0

@@ -193,7 +193,7 @@ def make_graph(graph: Graph, api: str, options: PlotOptions | None = None) -> py
     facts, input_dtypes = collect(graph)
     title = f"{graph.name} - {TITLES[api]}" + _totals(facts.values())
     dot = pydot.Dot(graph_type="digraph", rankdir=options.rankdir, label=title, labelloc="t", fontname=FONT,
-                    fontsize="14", dpi=str(options.dpi), compound="true", nodesep="0.3", ranksep="0.35",
+                    fontsize="14", compound="true", nodesep="0.3", ranksep="0.35",
                     concentrate="false")
     dot.set_node_defaults(shape="plaintext", fontname=FONT, fontsize="11", margin="0")
     dot.set_edge_defaults(arrowsize="0.7", penwidth="1.1")
@@ -275,7 +275,7 @@ def plot(spec: Any, path: str | os.PathLike[str], api: str = "functional", **opt
     written = []
     rendered = []
     for one_api, target in _targets(graph, path, api):  # render all first: a failure writes nothing
-        rendered.append((target, render(make_graph(graph, one_api, opts), format_of(target))))
+        rendered.append((target, render(make_graph(graph, one_api, opts), format_of(target), dpi=opts.dpi)))
     mode = _file_mode()
     for target, data in rendered:
         write_bytes(target, data)

@@ -48,8 +48,10 @@ def format_of(path: str) -> str:
     return suffix
 
 
-def render(graph: Any, fmt: str) -> bytes:
-    """The bytes of `graph` (a `pydot.Dot`) in `fmt`; KspecRuntimeError when Graphviz fails."""
+def render(graph: Any, fmt: str, dpi: int | None = None) -> bytes:
+    """The bytes of `graph` (a `pydot.Dot`) in `fmt`; KspecRuntimeError when Graphviz fails.
+
+    `dpi` applies to PNG only (an SVG is scalable; a dpi there only inflates its size)."""
     source = graph.to_string()
     if fmt == "dot":
         return source.encode("utf-8")
@@ -57,7 +59,7 @@ def render(graph: Any, fmt: str) -> bytes:
     if dot is None:
         raise KspecRuntimeError(f"Graphviz's `dot` is not installed, so no .{fmt} can be drawn: {INSTALL_HINT}")
     try:
-        done = subprocess.run([dot, f"-T{fmt}"], input=source.encode("utf-8"), capture_output=True,
+        done = subprocess.run([dot, f"-T{fmt}", *([f"-Gdpi={dpi}"] if dpi and fmt == "png" else [])], input=source.encode("utf-8"), capture_output=True,
                               timeout=120, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise KspecRuntimeError(f"Graphviz ({dot}) could not run: {exc}") from None

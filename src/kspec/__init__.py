@@ -44,6 +44,15 @@ def _build(spec: Spec, api: str | None = None) -> keras.Model:
 build = _build  # `import kspec.build` rebinds this to the (callable) stage package
 
 
+def load_model(path: str, *, safe_mode: bool = True) -> keras.Model:
+    """`keras.models.load_model` with kspec's `SpecModel` registered and Keras's safe mode on."""
+    import keras
+
+    import kspec.build  # noqa: F401  registers SpecModel
+
+    return keras.models.load_model(path, safe_mode=safe_mode)
+
+
 def __getattr__(name: str) -> Any:
     # Heavier stages load on first use so `import kspec` stays fast.
     if name == "plot":
@@ -62,4 +71,4 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = ["SpecError", "Spec", "Graph", "CheckReport", "load", "loads", "from_dict", "check",
-           "build", "resolve", "__version__"]
+           "build", "resolve", "load_model", "__version__"]

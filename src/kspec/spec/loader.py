@@ -17,6 +17,7 @@ from kspec.errors import Path, SpecError
 
 MAX_BYTES = 2_000_000  # a hand-written spec is a few KB; refuse megabytes before parsing
 MAX_NODES = 200_000  # bound on expanded nodes (alias bombs)
+MAX_DEPTH = 100  # nesting levels; a spec needs fewer than 10
 
 _SAFE_TAGS = {
     "tag:yaml.org,2002:str",
@@ -109,17 +110,104 @@ class _Builder:
         return value
 
 
+def _too_deep(text: str, file: str | None) -> SpecError:
+    """Locate the first place nested deeper than `MAX_DEPTH` (PyYAML's event parser is iterative)."""
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    mark = event.start_mark
+                    return SpecError(f"nested more than {MAX_DEPTH} levels deep", file=file,
+                                     line=mark.line + 1, col=mark.column + 1)
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+    except yaml.MarkedYAMLError as exc:
+        return _mark_error(file, exc)
+    except (yaml.YAMLError, RecursionError):
+        pass
+    return SpecError(f"nested more than {MAX_DEPTH} levels deep", file=file, line=1, col=1)
+
+
+def _children(node: yaml.Node) -> list[tuple[Any, yaml.Node]]:
+    if isinstance(node, yaml.MappingNode):
+        out: list[tuple[Any, yaml.Node]] = []
+        for key, value in node.value:
+            out += [("<key>", key), (key.value if isinstance(key, yaml.ScalarNode) else "<key>", value)]
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return list(enumerate(node.value))
+    return []
+
+
+def _check_expanded_size(root: yaml.Node, file: str | None) -> None:
+    """Refuse alias bombs and recursive aliases before building anything.
+
+    Sizes are computed once per distinct node (memoized), so the work is bounded by the text,
+    not by the expansion. The error points at the innermost collection written in the file
+    whose aliases push the expanded tree over `MAX_NODES`.
+    """
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+    stack: list[tuple[yaml.Node, int]] = [(root, 0)]
+    while stack:  # iterative post-order: deep nesting cannot exhaust the Python stack
+        node, state = stack.pop()
+        key = id(node)
+        if state == 0:
+            if key in sizes:
+                continue
+            if key in active:
+                mark = node.start_mark
+                raise SpecError("a YAML alias refers to a node that contains it (recursive alias)",
+                                file=file, line=mark.line + 1, col=mark.column + 1)
+            active.add(key)
+            stack.append((node, 1))
+            for _, child in reversed(_children(node)):
+                if id(child) not in sizes:
+                    stack.append((child, 0))
+        else:
+            active.discard(key)
+            sizes[key] = 1 + sum(sizes[id(c)] for _, c in _children(node))
+    if sizes[id(root)] <= MAX_NODES:
+        return
+    node, path, budget = root, (), MAX_NODES
+    descend = True
+    while descend:
+        descend = False
+        used = 1
+        for part, child in _children(node):
+            size = sizes[id(child)]
+            if used + size > budget:
+                written_here = (node.start_mark.index <= child.start_mark.index
+                                and child.end_mark.index <= node.end_mark.index)
+                if written_here and part != "<key>" and _children(child):
+                    node, path, budget, descend = child, path + (part,), budget - used, True
+                break
+            used += size
+    mark = node.start_mark
+    raise SpecError(f"spec too large: more than {MAX_NODES:,} nodes once YAML aliases are expanded "
+                    f"({sizes[id(root)]:,}); an alias bomb?", file=file, line=mark.line + 1,
+                    col=mark.column + 1, path=path)
+
+
 def parse(text: str | bytes, file: str | None = None) -> Document:
     """Parse YAML (or JSON, which is read the same way) into a `Document`."""
     if isinstance(text, bytes):
         if len(text) > MAX_BYTES:
-            raise SpecError(f"file too large ({len(text)} bytes; the limit is {MAX_BYTES})", file=file)
+            raise SpecError(f"file too large ({len(text)} bytes; the limit is {MAX_BYTES})",
+                            file=file, line=1, col=1)
         try:
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise SpecError(f"not UTF-8 text (byte {exc.start})", file=file) from None
+            before = text[: exc.start]
+            line = before.count(b"\n") + 1
+            col = len(before) - (before.rfind(b"\n") + 1) + 1
+            raise SpecError(f"not UTF-8 text (byte 0x{text[exc.start]:02x} at offset {exc.start})",
+                            file=file, line=line, col=col) from None
     if len(text) > MAX_BYTES:
-        raise SpecError(f"file too large ({len(text)} characters; the limit is {MAX_BYTES})", file=file)
+        raise SpecError(f"file too large ({len(text)} characters; the limit is {MAX_BYTES})",
+                        file=file, line=1, col=1)
     is_json = bool(file and file.lower().endswith(".json"))
     if is_json:
         try:
@@ -127,7 +215,7 @@ def parse(text: str | bytes, file: str | None = None) -> Document:
         except json.JSONDecodeError as exc:
             raise SpecError(f"JSON syntax error: {exc.msg}", file=file, line=exc.lineno, col=exc.colno) from None
         except RecursionError:
-            raise SpecError("JSON nested too deeply", file=file) from None
+            raise _too_deep(text, file) from None
     try:
         loader = yaml.SafeLoader(text)
         try:
@@ -139,14 +227,15 @@ def parse(text: str | bytes, file: str | None = None) -> Document:
     except yaml.YAMLError as exc:
         raise SpecError(f"YAML error: {exc}", file=file) from None
     except RecursionError:
-        raise SpecError("YAML nested too deeply", file=file) from None
+        raise _too_deep(text, file) from None
     if node is None:
         raise SpecError("the spec is empty", file=file, line=1, col=1)
+    _check_expanded_size(node, file)
     builder = _Builder(file)
     try:
         data = builder.build(node, ())
     except yaml.MarkedYAMLError as exc:
         raise _mark_error(file, exc) from None
     except RecursionError:
-        raise SpecError("spec nested too deeply", file=file) from None
+        raise _too_deep(text, file) from None
     return Document(data=data, file=file, positions=builder.positions)

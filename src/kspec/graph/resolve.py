@@ -159,7 +159,7 @@ def resolve(spec: Spec) -> Graph:
         if out not in index:
             from kspec.spec.names import did_you_mean
 
-            path = ("outputs", k) if spec.outputs and len(spec.outputs) > 1 else ("outputs",)
+            path = ("outputs", k) if isinstance(spec.raw.get("outputs"), list) else ("outputs",)
             hint = " (an input cannot be an output)" if out in input_names else did_you_mean(out, names)
             raise spec.error(path, f"unknown layer {out!r}{hint}")
     if len(set(outputs)) != len(outputs):

@@ -20,7 +20,8 @@ def load(path: str | os.PathLike[str], *, allow_unsafe: bool = False) -> Spec:
     try:
         size = os.path.getsize(path)
         if size > MAX_BYTES:
-            raise SpecError(f"file too large ({size} bytes; the limit is {MAX_BYTES})", file=path)
+            raise SpecError(f"file too large ({size} bytes; the limit is {MAX_BYTES})", file=path,
+                            line=1, col=1)
         with open(path, "rb") as fh:
             data = fh.read(MAX_BYTES + 1)
     except FileNotFoundError:

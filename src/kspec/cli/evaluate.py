@@ -1,4 +1,4 @@
-"""`kspec evaluate`: not yet available (see the issue tracker)."""
+"""`kspec evaluate RUN_DIR`: evaluate a trained run's model again on its test split."""
 
 from __future__ import annotations
 
@@ -6,12 +6,28 @@ import argparse
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("evaluate", help="(coming)")
-    p.add_argument("rest", nargs="*")
+    p = sub.add_parser(
+        "evaluate", help="evaluate a trained run on its test split",
+        description="Load RUN_DIR/model.keras, rebuild the held-out test split from RUN_DIR/spec.yaml "
+                    "(same seed, same rows) and print `model.evaluate` by metric name.",
+        epilog="example:\n  kspec evaluate runs/digits --format json",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by `kspec train`")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument("--batch-size", type=int, metavar="N")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from kspec.errors import KspecRuntimeError
+    import json
 
-    raise KspecRuntimeError("kspec evaluate is not implemented yet")
+    from kspec.train.run import evaluate
+
+    metrics = evaluate(args.run_dir, batch_size=args.batch_size)
+    if args.format == "json":
+        print(json.dumps(metrics))
+    else:
+        width = max((len(k) for k in metrics), default=0)
+        for key, value in metrics.items():
+            print(f"{key:<{width}}  {value:.4f}")
+    return 0

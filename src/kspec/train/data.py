@@ -1,0 +1,464 @@
+"""Training data from the spec's `train.data`: arrays by input/output name, splits, `tf.data`.
+
+Every source becomes `Arrays`: `x` keyed by model input name, `y` keyed by model output name,
+all with the same first dimension. Splitting is done with index arrays, so a large
+memory-mapped `.npz` is never copied as a whole; `make_dataset` gathers batches from it.
+
+Labels: integer class labels work as they are with `sparse_categorical_crossentropy` (an
+output of `k` softmax units); with `categorical_crossentropy` they are one-hot encoded here.
+Features are reshaped to the input's shape when only the layout differs (digits' 64 values
+feed an `[8, 8, 1]` input).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import zipfile
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from kspec.errors import KspecRuntimeError, SpecError
+from kspec.graph.resolve import Graph
+
+# Arrays smaller than this are gathered into memory and sliced by tf.data; larger ones
+# (memory-mapped npz members) are gathered batch by batch.
+IN_MEMORY_BYTES = 256 * 2**20
+
+DATA_PATH = ("train", "data")
+
+
+@dataclass
+class Arrays:
+    """Features by input name, targets by output name, and how the rows are split."""
+
+    x: dict[str, np.ndarray]
+    y: dict[str, np.ndarray]
+    train: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    val: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    test: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    # Standardization applied to features (recorded in run.json so `kspec predict` repeats it).
+    scale: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    fixed_test: np.ndarray | None = None  # a source's own test split (keras datasets)
+
+    @property
+    def n(self) -> int:
+        return len(next(iter(self.x.values())))
+
+
+# ---------------------------------------------------------------------------------- sources
+
+
+def _sklearn(cfg: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn import datasets
+
+    bunch = getattr(datasets, f"load_{cfg['name']}")()
+    return np.asarray(bunch.data, dtype=np.float32), np.asarray(bunch.target, dtype=np.int64)
+
+
+def synthetic(name: str, samples: int = 1000, noise: float = 0.1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """TensorFlow-Playground-style 2D sets, coordinates in about [-1, 1], labels 0/1.
+
+    `noise` is in the same units as the coordinates (0.1 = a tenth of the data radius).
+    """
+    rng = np.random.default_rng(seed)
+    n = samples
+    if name == "circles":
+        half = n // 2
+        r_in = rng.uniform(0, 0.5, half)
+        r_out = rng.uniform(0.7, 1.0, n - half)
+        r = np.concatenate([r_in, r_out])
+        t = rng.uniform(0, 2 * np.pi, n)
+        x = np.stack([r * np.sin(t), r * np.cos(t)], 1)
+        y = np.concatenate([np.ones(half), np.zeros(n - half)])
+        x += rng.uniform(-noise, noise, x.shape)
+    elif name == "xor":
+        x = rng.uniform(-1, 1, (n, 2))
+        x += np.where(x > 0, 0.06, -0.06)  # Playground's padding away from the axes
+        y = (x[:, 0] * x[:, 1] >= 0).astype(np.float64)
+        x += rng.uniform(-noise, noise, x.shape)
+    elif name == "gaussian":
+        half = n // 2
+        std = 0.1 + noise * 2
+        a = rng.normal(0.4, std, (half, 2))
+        b = rng.normal(-0.4, std, (n - half, 2))
+        x = np.concatenate([a, b])
+        y = np.concatenate([np.ones(half), np.zeros(n - half)])
+    elif name == "spiral":
+        half = n // 2
+        parts = []
+        for label, delta, count in ((1, 0.0, half), (0, np.pi, n - half)):
+            i = np.arange(count)
+            r = i / count
+            t = 1.75 * i / count * 2 * np.pi + delta
+            pts = np.stack([r * np.sin(t), r * np.cos(t)], 1) + rng.uniform(-noise, noise, (count, 2))
+            parts.append((pts, np.full(count, label)))
+        x = np.concatenate([p[0] for p in parts])
+        y = np.concatenate([p[1] for p in parts])
+    elif name == "moons":
+        from sklearn.datasets import make_moons
+
+        x, y = make_moons(n, noise=noise, random_state=seed)
+        x = (x - np.array([0.5, 0.25])) / 1.5
+    else:  # pragma: no cover - the spec model lists the names
+        raise ValueError(name)
+    return x.astype(np.float32), y.astype(np.int64)
+
+
+def _zip_member_memmap(path: str, member: str) -> np.ndarray | None:
+    """Memory-map an uncompressed `.npy` member of a zip (`np.savez`) file, or None."""
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo(member)
+        if info.compress_type != zipfile.ZIP_STORED:
+            return None
+    with open(path, "rb") as fh:
+        fh.seek(info.header_offset)
+        local = fh.read(30)
+        if local[:4] != b"PK\x03\x04":
+            return None
+        name_len = int.from_bytes(local[26:28], "little")
+        extra_len = int.from_bytes(local[28:30], "little")
+        start = info.header_offset + 30 + name_len + extra_len
+        fh.seek(start)
+        version = np.lib.format.read_magic(fh)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
+        else:
+            return None
+        offset = fh.tell()
+    if dtype.hasobject:
+        return None
+    return np.memmap(path, dtype=dtype, mode="r", shape=shape, offset=offset, order="F" if fortran else "C")
+
+
+def load_npz(path: str) -> dict[str, np.ndarray]:
+    """The arrays of an `.npz`, memory-mapped where stored uncompressed (never pickles)."""
+    out: dict[str, np.ndarray] = {}
+    with np.load(path, allow_pickle=False) as npz:
+        names = list(npz.files)
+        for name in names:
+            member = name + ".npy"
+            mapped = None
+            try:
+                mapped = _zip_member_memmap(path, member)
+            except (KeyError, OSError, ValueError):
+                mapped = None
+            out[name] = mapped if mapped is not None else npz[name]
+    return out
+
+
+def read_csv(path: str, delimiter: str = ",") -> tuple[list[str], np.ndarray]:
+    """Header and a float32 table; a non-numeric cell is an error naming row and column."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh, delimiter=delimiter))
+    if not rows:
+        raise ValueError("the file is empty")
+    header = [h.strip() for h in rows[0]]
+    table = np.empty((len(rows) - 1, len(header)), dtype=np.float32)
+    for r, row in enumerate(rows[1:]):
+        if len(row) != len(header):
+            raise ValueError(f"row {r + 2} has {len(row)} cells, the header has {len(header)}")
+        for c, cell in enumerate(row):
+            try:
+                table[r, c] = float(cell)
+            except ValueError:
+                raise ValueError(f"row {r + 2}, column {header[c]!r}: not a number: {cell!r}") from None
+    return header, table
+
+
+def _resolve_path(spec_dir: str, path: str) -> str:
+    return path if os.path.isabs(path) else os.path.join(spec_dir, path)
+
+
+def _by_name(value: Any, names: list[str], what: str, err: Any, key: str) -> dict[str, Any]:
+    """`x`/`y` given as one array name or a mapping model input/output name -> array name."""
+    if isinstance(value, dict):
+        unknown = [k for k in value if k not in names]
+        if unknown:
+            raise err(DATA_PATH + (key, unknown[0]), f"the model has no {what} {unknown[0]!r}; "
+                      f"its {what}s are {', '.join(names)}")
+        missing = [n for n in names if n not in value]
+        if missing:
+            raise err(DATA_PATH + (key,), f"no array given for {what} {missing[0]!r}")
+        return dict(value)
+    if what == "input" and len(names) > 1:
+        raise err(DATA_PATH + (key,), f"the model has {len(names)} inputs ({', '.join(names)}); "
+                  "map each to an array: {input_name: array_name, ...}")
+    return {n: value for n in names}  # one target array feeds every output (auxiliary heads)
+
+
+def load_arrays(graph: Graph, data: dict[str, Any], spec_dir: str) -> Arrays:
+    """Read `train.data` into `Arrays` (not yet split)."""
+    spec = graph.spec
+    err = spec.error
+    kind = data["type"]
+    in_names = [i.name for i in graph.inputs]
+    out_names = list(graph.outputs)
+    fixed_test = None
+    if kind in ("sklearn", "synthetic"):
+        if len(in_names) > 1:
+            raise err(DATA_PATH, f"{kind} data has one feature table but the model has "
+                      f"{len(in_names)} inputs; use npz or csv data mapped by input name")
+        if kind == "sklearn":
+            x, y = _sklearn(data)
+        else:
+            x, y = synthetic(data["name"], data.get("samples", 1000), data.get("noise", 0.1), data.get("seed", 0))
+        arrays = Arrays(x={in_names[0]: x}, y={o: y for o in out_names})
+    elif kind == "npz":
+        path = _resolve_path(spec_dir, data["path"])
+        try:
+            stored = load_npz(path)
+        except FileNotFoundError:
+            raise err(DATA_PATH + ("path",), f"no such file: {path}") from None
+        except (OSError, ValueError, zipfile.BadZipFile) as exc:
+            raise err(DATA_PATH + ("path",), f"cannot read {path} as .npz: {exc}") from None
+        x_map = _by_name(data.get("x", "x"), in_names, "input", err, "x")
+        y_map = _by_name(data.get("y", "y"), out_names, "output", err, "y")
+        for key, mapping in (("x", x_map), ("y", y_map)):
+            for array in mapping.values():
+                if array not in stored:
+                    raise err(DATA_PATH + (key,), f"{os.path.basename(path)} has no array {array!r}; "
+                              f"it has {', '.join(sorted(stored)) or 'none'}")
+        arrays = Arrays(x={k: stored[v] for k, v in x_map.items()}, y={k: stored[v] for k, v in y_map.items()})
+    elif kind == "csv":
+        arrays = _csv(data, spec_dir, in_names, out_names, err)
+    elif kind == "keras":
+        if len(in_names) > 1:
+            raise err(DATA_PATH, f"keras datasets have one feature array but the model has {len(in_names)} inputs")
+        x, y, fixed_test = _keras_dataset(data)
+        arrays = Arrays(x={in_names[0]: x}, y={o: y for o in out_names})
+    else:  # pragma: no cover
+        raise err(DATA_PATH + ("type",), f"unknown data type {kind!r}")
+    arrays.fixed_test = fixed_test
+    _check_lengths(arrays, err)
+    _fit_shapes(graph, arrays, err)
+    return arrays
+
+
+def _csv(data: dict[str, Any], spec_dir: str, in_names: list[str], out_names: list[str], err: Any) -> Arrays:
+    path = _resolve_path(spec_dir, data["path"])
+    try:
+        header, table = read_csv(path, data.get("delimiter", ","))
+    except FileNotFoundError:
+        raise err(DATA_PATH + ("path",), f"no such file: {path}") from None
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise err(DATA_PATH + ("path",), f"cannot read {path}: {exc}") from None
+    labels = data["label"] if isinstance(data["label"], list) else [data["label"]]
+    for col in labels + list(data.get("features") or []):
+        if col not in header:
+            raise err(DATA_PATH, f"{os.path.basename(path)} has no column {col!r}; it has {', '.join(header)}")
+    features = data.get("features") or [h for h in header if h not in labels]
+    col = {h: i for i, h in enumerate(header)}
+    # Targets: one label column per output by name, else in order, else one column for all.
+    if len(out_names) > 1 and set(out_names) <= set(labels):
+        y = {o: table[:, col[o]] for o in out_names}
+    elif len(out_names) > 1 and len(labels) == len(out_names):
+        y = {o: table[:, col[lab]] for o, lab in zip(out_names, labels)}
+    else:
+        target = table[:, [col[lab] for lab in labels]] if len(labels) > 1 else table[:, col[labels[0]]]
+        y = {o: target for o in out_names}
+    for o, arr in y.items():
+        if arr.ndim == 1 and np.all(arr == np.round(arr)):
+            y[o] = arr.astype(np.int64)
+    # Features: one input takes them all; several inputs take columns named `input` or `input.*`.
+    if len(in_names) == 1:
+        x = {in_names[0]: table[:, [col[f] for f in features]]}
+    else:
+        x = {}
+        for name in in_names:
+            cols = [f for f in features if f == name or f.startswith(name + ".")]
+            if not cols:
+                raise err(DATA_PATH, f"no column for input {name!r}: with several inputs, name the "
+                          f"columns `{name}` or `{name}.<anything>`")
+            x[name] = table[:, [col[f] for f in cols]]
+    return Arrays(x=x, y=y)
+
+
+def _keras_dataset(data: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    import keras
+
+    name = data["name"]
+    try:
+        (x_tr, y_tr), (x_te, y_te) = getattr(keras.datasets, name).load_data()
+    except Exception as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise KspecRuntimeError(
+            f"cannot load keras dataset {name!r} (it downloads on first use; offline?): {reason}. "
+            "Use `type: npz` with a local copy instead") from None
+    x = np.concatenate([x_tr, x_te]).astype(np.float32)
+    y = np.concatenate([np.asarray(y_tr).reshape(len(y_tr), -1).squeeze(-1) if np.asarray(y_tr).ndim > 1
+                        else y_tr, np.asarray(y_te).reshape(len(y_te), -1).squeeze(-1)
+                        if np.asarray(y_te).ndim > 1 else y_te])
+    if data.get("normalize", True) and name != "boston_housing":
+        x /= 255.0
+    test = np.arange(len(x_tr), len(x), dtype=np.int64)
+    return x, y, test
+
+
+def _check_lengths(arrays: Arrays, err: Any) -> None:
+    lengths = {f"x[{k}]": len(v) for k, v in arrays.x.items()} | {f"y[{k}]": len(v) for k, v in arrays.y.items()}
+    if len(set(lengths.values())) > 1:
+        raise err(DATA_PATH, "arrays differ in length: " + ", ".join(f"{k}={v}" for k, v in lengths.items()))
+    if not lengths or next(iter(lengths.values())) == 0:
+        raise err(DATA_PATH, "the data has no rows")
+
+
+def _fit_shapes(graph: Graph, arrays: Arrays, err: Any) -> None:
+    """Reshape features to each input's shape when only the layout differs."""
+    for inp in graph.inputs:
+        arr = arrays.x[inp.name]
+        want = tuple(inp.shape)
+        if arr.shape[1:] == want or (None in want and len(want) == arr.ndim - 1):
+            continue
+        if None not in want and int(np.prod(want)) == int(np.prod(arr.shape[1:])):
+            arrays.x[inp.name] = arr.reshape((len(arr), *want))
+            continue
+        raise err(DATA_PATH, f"features for input {inp.name!r} have shape {list(arr.shape[1:])} per row, "
+                  f"the input expects {list(want)}")
+
+
+# ---------------------------------------------------------------------------------- labels
+
+
+def _loss_name(loss: Any) -> str:
+    if isinstance(loss, dict):
+        loss = loss.get("type", "")
+    return str(loss or "").replace("_", "").lower()
+
+
+def prepare_targets(graph: Graph, arrays: Arrays, loss_for: dict[str, Any]) -> None:
+    """Match targets to outputs: one-hot for categorical_crossentropy, (n, 1) for one unit."""
+    for out, y in list(arrays.y.items()):
+        shape = graph.shapes.get(out) if graph.shapes else None
+        units = shape[-1] if shape else None
+        name = _loss_name(loss_for.get(out))
+        if name in ("categoricalcrossentropy", "categoricalfocalcrossentropy") and y.ndim == 1:
+            if not np.issubdtype(y.dtype, np.integer):
+                continue
+            k = int(units) if isinstance(units, int) else int(y.max()) + 1
+            if y.min() < 0 or y.max() >= k:
+                raise graph.spec.error(("compile", "loss"), f"labels for output {out!r} run from "
+                                       f"{int(y.min())} to {int(y.max())} but the output has {k} units")
+            arrays.y[out] = np.eye(k, dtype=np.float32)[y]
+        elif y.ndim == 1 and shape is not None and len(shape) == 2 and units == 1:
+            arrays.y[out] = y.astype(np.float32).reshape(-1, 1)
+
+
+# ---------------------------------------------------------------------------------- splits
+
+
+def split(arrays: Arrays, test_split: float, validation_split: float, seed: int) -> None:
+    """Shuffled train/validation/test index arrays (validation is a fraction of what is left)."""
+    rng = np.random.default_rng(seed)
+    n = arrays.n
+    if arrays.fixed_test is not None:
+        test = arrays.fixed_test
+        rest = rng.permutation(np.setdiff1d(np.arange(n), test))
+    else:
+        order = rng.permutation(n)
+        n_test = int(round(n * test_split))
+        test, rest = np.sort(order[:n_test]), order[n_test:]
+    n_val = int(round(len(rest) * validation_split))
+    arrays.val, arrays.train, arrays.test = np.sort(rest[:n_val]), np.sort(rest[n_val:]), np.asarray(test)
+    if len(arrays.train) == 0:
+        raise KspecRuntimeError(f"no training rows left: {n} rows, test_split={test_split}, "
+                                f"validation_split={validation_split}")
+
+
+def standardize(arrays: Arrays) -> None:
+    """Scale every feature to mean 0, std 1 on the training rows (the same for all rows)."""
+    for name, x in arrays.x.items():
+        train = np.asarray(x[arrays.train], dtype=np.float64)
+        mean = train.mean(axis=0)
+        std = train.std(axis=0)
+        std[std == 0] = 1.0
+        arrays.x[name] = ((x - mean) / std).astype(np.float32)
+        arrays.scale[name] = {"mean": mean.ravel().tolist(), "std": std.ravel().tolist()}
+
+
+def apply_scale(x: np.ndarray, scale: dict[str, list[float]]) -> np.ndarray:
+    mean = np.asarray(scale["mean"], dtype=np.float64).reshape(x.shape[1:])
+    std = np.asarray(scale["std"], dtype=np.float64).reshape(x.shape[1:])
+    return ((x - mean) / std).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------------- tf.data
+
+
+def _structure(values: dict[str, Any]) -> Any:
+    return next(iter(values.values())) if len(values) == 1 else values
+
+
+def take(arrays: Arrays, index: np.ndarray) -> tuple[Any, Any]:
+    """Rows `index` as (x, y) in the structure Keras expects (array, or dict by name)."""
+    return (_structure({k: np.asarray(v[index]) for k, v in arrays.x.items()}),
+            _structure({k: np.asarray(v[index]) for k, v in arrays.y.items()}))
+
+
+def make_dataset(arrays: Arrays, index: np.ndarray, batch_size: int, *, shuffle: bool = False,
+                 seed: int = 0) -> Any:
+    """A batched, prefetched `tf.data.Dataset` over rows `index`.
+
+    Small data is gathered once and sliced; large (memory-mapped) data is gathered batch by
+    batch from the arrays, so it is never copied whole.
+    """
+    import tensorflow as tf
+
+    nbytes = sum(v.dtype.itemsize * int(np.prod(v.shape[1:])) * len(index)
+                 for v in [*arrays.x.values(), *arrays.y.values()])
+    if nbytes <= IN_MEMORY_BYTES:
+        ds = tf.data.Dataset.from_tensor_slices(take(arrays, index))
+        if shuffle:
+            ds = ds.shuffle(len(index), seed=seed, reshuffle_each_iteration=True)
+        return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+    x_names, y_names = list(arrays.x), list(arrays.y)
+    flat = [arrays.x[k] for k in x_names] + [arrays.y[k] for k in y_names]
+
+    def gather(idx: np.ndarray) -> list[np.ndarray]:
+        idx = np.sort(idx)  # sequential reads from the memory map
+        return [np.ascontiguousarray(a[idx]) for a in flat]
+
+    def pack(idx: Any) -> tuple[Any, Any]:
+        out = tf.numpy_function(gather, [idx], Tout=[tf.as_dtype(a.dtype) for a in flat])
+        for tensor, a in zip(out, flat):
+            tensor.set_shape([None, *a.shape[1:]])
+        xs = dict(zip(x_names, out[: len(x_names)]))
+        ys = dict(zip(y_names, out[len(x_names):]))
+        return _structure(xs), _structure(ys)
+
+    ds = tf.data.Dataset.from_tensor_slices(np.asarray(index, dtype=np.int64))
+    if shuffle:
+        ds = ds.shuffle(len(index), seed=seed, reshuffle_each_iteration=True)
+    return ds.batch(batch_size).map(pack, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def load_input_file(path: str, input_names: list[str]) -> dict[str, np.ndarray]:
+    """Features for `kspec predict`: an npz (arrays by input name, or its only array) or a csv."""
+    if path.endswith(".npz"):
+        stored = load_npz(path)
+        if all(n in stored for n in input_names):
+            return {n: stored[n] for n in input_names}
+        if len(input_names) == 1 and ("x" in stored or len(stored) == 1):
+            return {input_names[0]: stored["x"] if "x" in stored else next(iter(stored.values()))}
+        raise KspecRuntimeError(f"{path} has arrays {', '.join(sorted(stored))}; expected "
+                                f"{', '.join(input_names)}" + (" or x" if len(input_names) == 1 else ""))
+    if path.endswith(".csv"):
+        try:
+            header, table = read_csv(path)
+        except ValueError as exc:
+            raise KspecRuntimeError(f"{path}: {exc}") from None
+        if len(input_names) == 1:
+            return {input_names[0]: table}
+        out = {}
+        for name in input_names:
+            idx = [i for i, h in enumerate(header) if h == name or h.startswith(name + ".")]
+            if not idx:
+                raise KspecRuntimeError(f"{path}: no column for input {name!r} (name it {name} or {name}.*)")
+            out[name] = table[:, idx]
+        return out
+    raise KspecRuntimeError(f"--input must be a .npz or .csv file, got {path!r}")

@@ -72,7 +72,7 @@ def import_keras_quietly() -> None:
         os.close(devnull)
 
 
-NO_KERAS = {"check", "schema"}
+NO_KERAS = {"check", "schema", "plot"}  # plot imports Keras itself, only when a layer needs it
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -47,7 +47,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from kspec.cli.common import load_spec
+    from kspec.graph.resolve import resolve
     from kspec.report.diagram import plot
+    from kspec.report.diagram_facts import needs_keras
     from kspec.report.diagram_render import format_of
 
     api = args.api
@@ -61,13 +63,16 @@ def run(args: argparse.Namespace) -> int:
         return 2
     spec = load_spec(args)
     api = api or spec.api
-    if api == "all":
-        from kspec.graph.resolve import resolve
+    graph = resolve(spec)
+    if needs_keras(graph):  # a layer outside the registry: Keras gives its shapes and counts
+        from kspec.cli import import_keras_quietly
 
-        problem = resolve(spec).sequential_problem()
+        import_keras_quietly()
+    if api == "all":
+        problem = graph.sequential_problem()
         if problem is not None:
             print(f"note: no Sequential diagram: {problem}", file=sys.stderr)
-    written = plot(spec, args.output, api=api, show_shapes=args.show_shapes, show_dtype=args.show_dtype,
+    written = plot(graph, args.output, api=api, show_shapes=args.show_shapes, show_dtype=args.show_dtype,
                    show_layer_names=args.show_layer_names, show_layer_activations=args.show_layer_activations,
                    show_trainable=args.show_trainable, show_params=args.show_params, rankdir=args.rankdir,
                    expand_nested=args.expand_nested, dpi=args.dpi)

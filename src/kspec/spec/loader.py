@@ -191,6 +191,37 @@ def _check_expanded_size(root: yaml.Node, file: str | None) -> None:
                     col=mark.column + 1, path=path)
 
 
+_C_LOADER_MAX_COLLECTIONS = 5000  # libyaml composes recursively in C: deep nesting would crash, not raise
+
+
+def _fast_loader(text: str) -> type:
+    """libyaml's `CSafeLoader` (about 7x faster, same nodes and marks) when the text cannot nest deeply.
+
+    Every collection starts with `[`, `{`, `-` or a key's `:`, so their count bounds the nesting
+    depth; above the bound (or without libyaml) the pure-Python loader keeps deep-nesting errors
+    catchable as `RecursionError`.
+    """
+    c_loader = getattr(yaml, "CSafeLoader", None)
+    if c_loader is None or sum(text.count(ch) for ch in "[{-:") > _C_LOADER_MAX_COLLECTIONS:
+        return yaml.SafeLoader
+    return c_loader
+
+
+def _compose(text: str) -> Any:
+    """The node tree; a syntax error is re-read by the Python loader, whose messages say more."""
+    loader_class = _fast_loader(text)
+    while True:
+        loader = loader_class(text)
+        try:
+            return loader.get_single_node()
+        except yaml.YAMLError:
+            if loader_class is yaml.SafeLoader:
+                raise
+            loader_class = yaml.SafeLoader
+        finally:
+            loader.dispose()
+
+
 def parse(text: str | bytes, file: str | None = None) -> Document:
     """Parse YAML (or JSON, which is read the same way) into a `Document`."""
     if isinstance(text, bytes):
@@ -217,11 +248,7 @@ def parse(text: str | bytes, file: str | None = None) -> Document:
         except RecursionError:
             raise _too_deep(text, file) from None
     try:
-        loader = yaml.SafeLoader(text)
-        try:
-            node = loader.get_single_node()
-        finally:
-            loader.dispose()
+        node = _compose(text)
     except yaml.MarkedYAMLError as exc:
         raise _mark_error(file, exc) from None
     except yaml.YAMLError as exc:

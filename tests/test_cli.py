@@ -112,3 +112,32 @@ def test_build_json_summary_equals_check(path, capsys, keras):
         assert summary["trainable_params"] == report["trainable_params"]
     model = kspec.build(kspec.load(path), api=api)
     assert summary["total_params"] == model.count_params()
+
+
+UNREGISTERED = """name: flips
+inputs: [{name: image, shape: [8, 8, 3]}]
+layers:
+  - {type: RandomFlip, mode: horizontal}
+  - {type: Flatten}
+  - {type: Dense, units: 4}
+"""
+
+
+def test_check_marks_layers_outside_the_registry(tmp_path, capsys):
+    path = tmp_path / "flips.yaml"
+    path.write_text(UNREGISTERED)
+    assert main(["check", str(path), "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["unchecked"] == ["random_flip", "flatten", "dense"]
+    assert data["total_params"] is None and "not in kspec's registry" in data["layers"][0]["note"]
+
+
+@pytest.mark.slow
+def test_check_keras_flag_asks_keras(tmp_path, capsys, keras):
+    path = tmp_path / "flips.yaml"
+    path.write_text(UNREGISTERED)
+    assert main(["check", str(path), "--format", "json", "--keras"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    model = kspec.build(kspec.load(path), api="functional")
+    assert data["total_params"] == model.count_params() == 8 * 8 * 3 * 4 + 4
+    assert data["layers"][2]["output_shape"] == [None, 4]

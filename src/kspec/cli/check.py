@@ -27,23 +27,9 @@ def run(args: argparse.Namespace) -> int:
 
     spec = load_spec(args)
     report = kspec.check(spec)
-    data = report.to_dict()
     if args.keras and not report.complete:
         from kspec.report.summary import keras_check
 
-        data = keras_check(spec, data)
-    if args.format == "json":
-        print(json.dumps(data))
-    else:
-        print(report.to_text() if not (args.keras and not report.complete) else _text(data))
+        report = keras_check(spec, report)
+    print(json.dumps(report.to_dict()) if args.format == "json" else report.to_text())
     return 0
-
-
-def _text(data: dict) -> str:
-    lines = [f'Model: "{data["name"]}" (unchecked layers answered by Keras)']
-    for row in data["layers"]:
-        lines.append(f'{row["name"]} ({row["type"]})  {row["output_shape"]}  {row["params"]}')
-    lines.append(f'Total params: {data["total_params"]:,}')
-    lines.append(f'Trainable params: {data["trainable_params"]:,}')
-    lines.append(f'Non-trainable params: {data["non_trainable_params"]:,}')
-    return "\n".join(lines)

@@ -84,19 +84,17 @@ def summary_text(model: Any, fmt: str = "text", *, show_trainable: bool = False,
     return keras_summary(model, show_trainable=show_trainable, expand_nested=expand_nested)
 
 
-def keras_check(spec: Any, data: dict[str, Any]) -> dict[str, Any]:
-    """`kspec check --keras`: fill what the registry could not check from the built model."""
+def keras_check(spec: Any, report: Any) -> Any:
+    """`kspec check --keras`: fill in what the registry could not check from the built model."""
     import kspec
 
     model = kspec.build(spec, api="functional")
     by_name = {r["name"]: r for r in summary_rows(model)}
-    for row in data["layers"]:
-        k = by_name.get(row["name"])
-        if k is not None and row["params"] is None:
-            row.update({key: k[key] for key in ("output_shape", "params", "trainable_params",
-                                                  "non_trainable_params")})
-            row["note"] = "checked by Keras"
-    for key in ("total_params", "trainable_params", "non_trainable_params"):
-        data[key] = sum(r[key] for r in data["layers"])
-    data["unchecked"] = []
-    return data
+    for node in report.graph.nodes:
+        row = by_name.get(node.name)
+        if row is not None and node.params is None:
+            node.output_shape = tuple(row["output_shape"]) if row["output_shape"] is not None else None
+            node.trainable_params = row["trainable_params"]
+            node.non_trainable_params = row["non_trainable_params"]
+            node.note = ""
+    return report

@@ -78,6 +78,8 @@ class _Builder:
                 file=self.file, line=node.start_mark.line + 1, col=node.start_mark.column + 1,
             )
         pos = (node.start_mark.line + 1, node.start_mark.column + 1)
+        if len(path) > MAX_DEPTH and isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+            raise SpecError(f"nested more than {MAX_DEPTH} levels deep", file=self.file, line=pos[0], col=pos[1])
         self.positions[path] = pos
         if node.tag not in _SAFE_TAGS:
             raise SpecError(
@@ -117,7 +119,7 @@ def _too_deep(text: str, file: str | None) -> SpecError:
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
             if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
                 depth += 1
-                if depth > MAX_DEPTH:
+                if depth > MAX_DEPTH + 1:  # the root collection is level 0
                     mark = event.start_mark
                     return SpecError(f"nested more than {MAX_DEPTH} levels deep", file=file,
                                      line=mark.line + 1, col=mark.column + 1)

@@ -118,6 +118,8 @@ def pydantic_error(doc: Document, exc: ValidationError, base: Path = (), what: s
         msg = f"must be {expected}, got {value!r}{hint}"
     elif kind in ("union_tag_invalid", "union_tag_not_found"):
         ctx = err.get("ctx", {})
+        if isinstance(value, dict) and "type" in value:
+            path = path + ("type",)  # point at the bad tag itself
         msg = f"'type' must be one of {ctx.get('expected_tags', '')}, got {ctx.get('tag', value)!r}"
         if isinstance(ctx.get("tag"), str):
             msg += names.did_you_mean(ctx["tag"], [t.strip().strip("'") for t in

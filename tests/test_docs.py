@@ -60,3 +60,17 @@ def test_documented_command_parses(doc, line, cmd):
     for word in argv[1:]:
         if word.startswith("specs/"):
             assert (ROOT / word).exists(), word
+
+
+PYTHON_BLOCKS = blocks("python")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("doc,line,code", PYTHON_BLOCKS, ids=[f"{d}:{n}" for d, n, _ in PYTHON_BLOCKS])
+def test_python_example_runs(doc, line, code, tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "specs").symlink_to(ROOT / "specs")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]

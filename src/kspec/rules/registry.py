@@ -12,15 +12,15 @@ parameter formula. Adding a layer type is adding one such class:
             (b, f) = expect_rank(shapes[0], 2)
             return (b, self.n, f)
 
-Shapes include the batch dimension (`None`). `tests/test_registry_vs_keras.py` builds every
+Shapes include the batch dimension (`None`). `tests/test_rules_vs_keras.py` builds every
 entry in Keras with generated arguments and compares shapes and counts.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PlainValidator, ValidationError, WithJsonSchema
 
 from kspec.spec.types import Bool, DType
 
@@ -35,7 +35,9 @@ class ShapeError(ValueError):
 class LayerArgs(BaseModel):
     """Base of every registry entry: Keras's common layer arguments plus the rules."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # defer_build: a class builds its validator on first use, so `kspec check` pays only for
+    # the layer types a spec uses, not for the whole registry.
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     trainable: Bool = True
     dtype: DType = None
@@ -108,3 +110,45 @@ def load_all() -> dict[str, type[LayerArgs]]:
 
 def describe(cls: type[Any]) -> str:
     return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+
+
+def argument_names(cls: type[LayerArgs]) -> list[str]:
+    """The spec keys a registry entry accepts (a field's alias where it has one)."""
+    return [f.alias or key for key, f in cls.model_fields.items()]
+
+
+def nested_layer(allowed: frozenset[str] | None = None) -> Any:
+    """A layer argument that is itself a layer (`Bidirectional.layer: {type: LSTM, units: 8}`).
+
+    The mapping is validated by the registry entry of its `type`; the value becomes that
+    entry's instance, so the wrapper's rules can ask it for shapes and counts.
+    """
+
+    def check(v: Any) -> LayerArgs:
+        from kspec.spec import names
+
+        if not isinstance(v, dict) or not isinstance(v.get("type"), str):
+            raise ValueError(f"must be a layer given as {{type: LSTM, units: 8, ...}}, got {v!r}")
+        ltype = v["type"]
+        choices = allowed if allowed is not None else frozenset(REGISTRY)
+        if ltype not in choices:
+            raise ValueError(names.unknown("layer type", ltype, choices))
+        cls = REGISTRY[ltype]
+        args = {k: x for k, x in v.items() if k not in ("type", "name")}
+        accepted = argument_names(cls)
+        for key in args:
+            if key not in accepted:
+                raise ValueError(f"{ltype} has no argument {key!r}" + names.did_you_mean(key, accepted))
+        try:
+            return cls.model_validate(args)
+        except ValidationError as exc:
+            err = exc.errors(include_url=False)[0]
+            where = ".".join(str(p) for p in err["loc"])
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "missing":
+                msg = "required key is missing"
+            raise ValueError(f"{ltype} {where}: {msg}") from None
+
+    props: dict[str, Any] = {"type": {"enum": sorted(allowed)} if allowed else {"type": "string"}}
+    schema = {"type": "object", "required": ["type"], "properties": props}
+    return Annotated[Any, PlainValidator(check), WithJsonSchema(schema)]

@@ -180,3 +180,59 @@ DType = Annotated[Any, PlainValidator(_dtype),
 Initializer = _named_or_typed("initializer", names.INITIALIZERS)
 Regularizer = _named_or_typed("regularizer", names.REGULARIZERS)
 Constraint = _named_or_typed("constraint", names.CONSTRAINTS)
+
+
+def _non_negative_number(v: Any) -> float:
+    if not _is_number(v) or v < 0:
+        raise ValueError(f"must be a non-negative number, got {v!r}")
+    return float(v)
+
+
+def _axes(v: Any) -> tuple[int, ...]:
+    if _is_int(v):
+        return (v,)
+    if isinstance(v, (list, tuple)) and v and all(_is_int(x) for x in v):
+        return tuple(v)
+    raise ValueError(f"must be an integer or a non-empty list of integers, got {v!r}")
+
+
+def _positive_ints(v: Any) -> tuple[int, ...]:
+    if _is_int(v) and v > 0:
+        return (v,)
+    if isinstance(v, (list, tuple)) and v and all(_is_int(x) and x > 0 for x in v):
+        return tuple(v)
+    raise ValueError(f"must be a positive integer or a non-empty list of them, got {v!r}")
+
+
+def _pad_pair(v: Any) -> tuple[int, int]:
+    if _is_int(v) and v >= 0:
+        return (v, v)
+    if isinstance(v, (list, tuple)) and len(v) == 2 and all(_is_int(x) and x >= 0 for x in v):
+        return (v[0], v[1])
+    raise ValueError(f"must be a non-negative integer or a [before, after] pair of them, got {v!r}")
+
+
+def _numbers(v: Any) -> Any:
+    if _is_number(v):
+        return float(v)
+    if isinstance(v, (list, tuple)) and v and all(_is_number(x) for x in v):
+        return tuple(float(x) for x in v)
+    raise ValueError(f"must be a number or a non-empty list of numbers, got {v!r}")
+
+
+_int_list_schema = {"anyOf": [{"type": "integer"}, {"type": "array", "items": {"type": "integer"}, "minItems": 1}]}
+_pos_list_schema = {"anyOf": [{"type": "integer", "minimum": 1},
+                              {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 1}]}
+NonNegativeNumber = Annotated[float, PlainValidator(_non_negative_number),
+                              WithJsonSchema({"type": "number", "minimum": 0})]
+#: An axis or a list of axes (`axis: -1` or `axis: [1, 2]`), normalized to a tuple.
+Axes = Annotated[tuple[int, ...], PlainValidator(_axes), WithJsonSchema(_int_list_schema)]
+#: A positive int or a list of them (`output_shape: 8` or `output_shape: [4, 8]`), normalized to a tuple.
+PositiveInts = Annotated[tuple[int, ...], PlainValidator(_positive_ints), WithJsonSchema(_pos_list_schema)]
+#: 1D padding/cropping: an int, or [before, after].
+PadPair = Annotated[tuple[int, int], PlainValidator(_pad_pair), WithJsonSchema(
+    {"anyOf": [{"type": "integer", "minimum": 0},
+               {"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 2, "maxItems": 2}]})]
+#: A number, or one number per channel.
+Numbers = Annotated[Any, PlainValidator(_numbers), WithJsonSchema(
+    {"anyOf": [{"type": "number"}, {"type": "array", "items": {"type": "number"}, "minItems": 1}]})]

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from kspec.errors import Path, SpecError
-from kspec.rules.registry import LayerArgs, load_all
+from kspec.rules.registry import LayerArgs, argument_names, load_all
 from kspec.spec import names
 from kspec.spec.loader import Document
 from kspec.spec.model import CompileModel, InputModel, SpecModel, TrainModel
@@ -187,7 +187,7 @@ def _validate_layer(doc: Document, raw: Any, index: int, allow_unsafe: bool,
     rule: LayerArgs | None = None
     cls = registry.get(ltype)
     if cls is not None:
-        allowed = [f for f in cls.model_fields]
+        allowed = argument_names(cls)  # aliases: MultiHeadAttention's `output_shape`
         for key in args:
             if key not in allowed:
                 raise doc.error(path + (key,), f"{ltype} has no argument {key!r}"

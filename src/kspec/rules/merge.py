@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Annotated, Any, ClassVar
+
+from pydantic import PlainValidator, WithJsonSchema
 
 from kspec.rules.registry import LayerArgs, Shape, ShapeError, format_shape, register
-from kspec.spec.types import Int
+from kspec.spec.types import Bool, Int
 
 
 def _broadcast(shapes: list[Shape], layer: str) -> Shape:
@@ -103,3 +105,42 @@ class Concatenate(LayerArgs):
                 )
             out.append(concrete.pop() if concrete else None)
         return tuple(out)
+
+
+def _dot_axes(v: Any) -> tuple[int, int]:
+    if isinstance(v, int) and not isinstance(v, bool):
+        return (v, v)
+    if (isinstance(v, (list, tuple)) and len(v) == 2
+            and all(isinstance(a, int) and not isinstance(a, bool) for a in v)):
+        return (v[0], v[1])
+    raise ValueError(f"must be an axis or a list of two axes (one per input), got {v!r}")
+
+
+DotAxes = Annotated[tuple[int, int], PlainValidator(_dot_axes), WithJsonSchema(
+    {"anyOf": [{"type": "integer"}, {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2}]})]
+
+
+@register
+class Dot(LayerArgs):
+    """Dot product of two inputs along `axes` (with normalize: true, the cosine similarity)."""
+
+    call_style: ClassVar = "list"
+    min_inputs: ClassVar[int] = 2
+    max_inputs: ClassVar[int] = 2
+    axes: DotAxes
+    normalize: Bool = False
+
+    def output_shape(self, shapes: list[Shape]) -> Shape:
+        a, b = (list(s) for s in shapes)
+        if len(a) < 2 or len(b) < 2:
+            raise ShapeError("Dot needs inputs of rank >= 2 (batch included)")
+        axes = [self.axes[0] % len(a), self.axes[1] % len(b)]
+        if 0 in axes or not (-len(a) <= self.axes[0] < len(a) and -len(b) <= self.axes[1] < len(b)):
+            raise ShapeError(f"axes {list(self.axes)} must name non-batch axes of both inputs")
+        if a[axes[0]] is not None and b[axes[1]] is not None and a[axes[0]] != b[axes[1]]:
+            raise ShapeError(f"axis {axes[0]} of the first input ({a[axes[0]]}) and axis {axes[1]} of the "
+                             f"second ({b[axes[1]]}) must have the same size")
+        a.pop(axes[0])
+        b.pop(axes[1])
+        out = a + b[1:]
+        return tuple(out + [1] if len(out) == 1 else out)

@@ -64,6 +64,8 @@ def _bomb() -> str:
     return "\n".join(lines) + "\n"
 
 
+_HUGE = (4 * 100_000 + 100_000) + (100_000 * 100_000 + 100_000) + (100_000 * 3 + 3)
+
 CASES = [
     # --- the file itself -------------------------------------------------------------------
     Case("yaml_tab_indent", "inputs:\n»\t- {name: x, shape: [4]}\n" + DENSE, "", r"YAML syntax error.*'\\t'"),
@@ -180,9 +182,11 @@ CASES = [
     Case("sequential_of_branching", "api: »sequential\n" + INPUT + "layers:\n  - {type: Dense, units: 2, name: a}\n"
          "  - {type: Dense, units: 2, name: b, inputs: x}\n  - {type: Add, inputs: [a, b]}\n", "api",
          r"the Sequential API cannot build this graph"),
-    Case("too_many_parameters", "inputs:\n  - {name: x, shape: [100000]}\nlayers:\n"
-         "  - »{type: Dense, units: 100000}\n", "layers[0]",
-         r"10,000,100,000 parameters \(about 149.0 GiB .*over the limit of 1,000,000,000",
+    Case("too_many_parameters", INPUT + "layers:\n  - {type: Dense, units: 100000}\n  - »{type: Dense, units: 100000}\n"
+         "  - {type: Dense, units: 3}\n", "layers[1]",
+         # Dense: inputs*units + units; 4 copies of float32 (weights, gradients, Adam's 2 moments)
+         rf"{_HUGE:,} parameters \(about {_HUGE * 16 / 2**30:,.1f} GiB to train with Adam in float32\), "
+         r"over the limit of 1,000,000,000; the largest layer, 'dense_1', has 10,000,100,000",
          commands=BUILDING),
     # --- compile ----------------------------------------------------------------------------
     Case("unknown_optimizer", BASE + "compile: {optimizer: »adamm, loss: mse}\n", "compile.optimizer",
@@ -242,9 +246,18 @@ def _params():
             yield pytest.param(case, command, id=f"{case.id}-{command}", marks=marks)
 
 
-def _write(case: Case, folder) -> str:
+TRAIN = "train:\n  data: {type: sklearn, name: iris}\n  epochs: 1\n"
+
+
+def _write(case: Case, folder, command: str = "check") -> str:
+    """Write the case's spec; for `train`, a spec without `train:` gets a valid one appended
+    (below the marker, so positions hold) and the error must still be the case's own."""
     spec = folder / f"bad{case.suffix}"
-    spec.write_bytes(case.content())
+    content = case.content()
+    if (command == "train" and case.path and case.suffix == ".yaml" and b"train:" not in content
+            and content.endswith(b"\n")):
+        content += TRAIN.encode()
+    spec.write_bytes(content)
     for d in case.dirs:
         (folder / d).mkdir()
     return str(spec)
@@ -276,7 +289,7 @@ def test_catalogue_is_large_enough():
 def test_bad_spec(case: Case, command: str, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("KSPEC_MAX_PARAMS", raising=False)
-    spec = _write(case, tmp_path)
+    spec = _write(case, tmp_path, command)
     out = tmp_path / "out"
     before = sorted(os.listdir(tmp_path))
     rc = main(_argv(command, spec, str(out)))

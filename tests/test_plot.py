@@ -70,6 +70,7 @@ def apis_for(key: str) -> list[str]:
 
 # --- reading what the diagram says --------------------------------------------------------
 
+
 def parse_dot(text: str) -> tuple[dict[str, dict[str, str]], list[tuple[str, str]], Any]:
     """(node name -> attributes, edges, the pydot graph), nodes collected from clusters too."""
     (graph,) = pydot.graph_from_dot_data(text)
@@ -96,6 +97,7 @@ def tooltip_counts(attrs: dict[str, str]) -> tuple[int, int]:
 
 
 # --- what Keras says ----------------------------------------------------------------------
+
 
 def keras_edges(model: Any) -> list[tuple[str, str]]:
     """(source, layer) for every tensor a layer of a Functional model reads, from its config."""
@@ -139,6 +141,7 @@ def built() -> dict[tuple[str, str], Any]:
 
 
 # --- the DOT text: every layer, every edge, every count -----------------------------------
+
 
 @pytest.mark.slow
 @pytest.mark.parametrize("key", list(SPECS))
@@ -189,9 +192,16 @@ def test_frozen_layers_are_greyed_and_tagged() -> None:
 
 def test_options_change_the_drawing() -> None:
     graph = kspec.resolve(spec_of("chain"))
-    plain = make_graph(graph, "functional", PlotOptions(show_params=False, show_layer_names=False)).to_string()
-    full = make_graph(graph, "functional", PlotOptions(show_shapes=True, show_dtype=True, show_trainable=True,
-                                                       show_layer_activations=True, rankdir="LR")).to_string()
+    plain = make_graph(
+        graph, "functional", PlotOptions(show_params=False, show_layer_names=False)
+    ).to_string()
+    full = make_graph(
+        graph,
+        "functional",
+        PlotOptions(
+            show_shapes=True, show_dtype=True, show_trainable=True, show_layer_activations=True, rankdir="LR"
+        ),
+    ).to_string()
     assert ">params<" not in plain and ">params<" in full
     assert "<b>layers1</b>" not in plain and "<b>layers1</b>" in full
     assert "(None, 3, 1) \u2192 (None, 3, 3)" in full and "float32" in full and "sigmoid" in full
@@ -206,6 +216,7 @@ def test_sequential_of_a_branching_graph_is_a_spec_error() -> None:
 
 
 # --- files ----------------------------------------------------------------------------------
+
 
 def png_size(path: Path) -> tuple[int, int]:
     data = path.read_bytes()
@@ -239,13 +250,34 @@ def test_png_and_svg_are_valid_images(tmp_path: Path) -> None:
 def test_cli_api_all_writes_one_file_per_api(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     (tmp_path / "b.yaml").write_text(BRANCHING)
     (tmp_path / "c.yaml").write_text(CHAIN)
-    assert main(["plot", str(tmp_path / "c.yaml"), "--api", "all", "-o", str(tmp_path / "out") + "/",
-                 "--dpi", "72"]) == 0
+    assert (
+        main(
+            [
+                "plot",
+                str(tmp_path / "c.yaml"),
+                "--api",
+                "all",
+                "-o",
+                str(tmp_path / "out") + "/",
+                "--dpi",
+                "72",
+            ]
+        )
+        == 0
+    )
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        "seed_mlp_functional.png", "seed_mlp_sequential.png", "seed_mlp_subclass.png"]
-    assert main(["plot", str(tmp_path / "b.yaml"), "--api", "all", "-o", str(tmp_path / "b"), "--dpi", "72"]) == 0
+        "seed_mlp_functional.png",
+        "seed_mlp_sequential.png",
+        "seed_mlp_subclass.png",
+    ]
+    assert (
+        main(["plot", str(tmp_path / "b.yaml"), "--api", "all", "-o", str(tmp_path / "b"), "--dpi", "72"])
+        == 0
+    )
     assert sorted(p.name for p in (tmp_path / "b").iterdir()) == [
-        "two_in_two_out_functional.png", "two_in_two_out_subclass.png"]
+        "two_in_two_out_functional.png",
+        "two_in_two_out_subclass.png",
+    ]
     err = capsys.readouterr().err
     assert "no Sequential diagram" in err
     assert main(["plot", str(tmp_path / "b.yaml"), "--api", "all", "-o", str(tmp_path / "d" / "m.svg")]) == 0
@@ -262,19 +294,24 @@ def test_cli_bad_arguments_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture)
 
 
 def _run_kspec(args: list[str], env: dict[str, str], code: str = "") -> subprocess.CompletedProcess:
-    script = ("import sys\nfrom kspec.cli import main\nrc = main(sys.argv[1:])\n" + code
-              + "\nsys.exit(rc)\n")
-    return subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, env=env,
-                          timeout=120)
+    script = "import sys\nfrom kspec.cli import main\nrc = main(sys.argv[1:])\n" + code + "\nsys.exit(rc)\n"
+    return subprocess.run(
+        [sys.executable, "-c", script, *args], capture_output=True, text=True, env=env, timeout=120
+    )
 
 
 def test_plot_never_imports_tensorflow_for_registry_layers(tmp_path: Path) -> None:
     spec = tmp_path / "b.yaml"
     spec.write_text(BRANCHING)
-    check = ("bad = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras'))\n"
-             "assert not bad, bad")
-    done = _run_kspec(["plot", str(spec), "-o", str(tmp_path / "x.dot"), "--api", "subclass", "--show-shapes"],
-                      dict(os.environ), check)
+    check = (
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras'))\n"
+        "assert not bad, bad"
+    )
+    done = _run_kspec(
+        ["plot", str(spec), "-o", str(tmp_path / "x.dot"), "--api", "subclass", "--show-shapes"],
+        dict(os.environ),
+        check,
+    )
     assert done.returncode == 0, done.stderr
     nodes, edges, _ = parse_dot((tmp_path / "x.dot").read_text())
     assert {"features", "context", "label", "score"} <= set(nodes) and len(edges) == 10
@@ -310,7 +347,9 @@ def test_dot_missing_via_kspec_dot_gives_one_line_and_exit_1(tmp_path: Path) -> 
     _assert_dot_missing(tmp_path, {**os.environ, "KSPEC_DOT": str(tmp_path / "no-such-dot")})
 
 
-def test_failed_render_leaves_nothing_and_keeps_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_render_leaves_nothing_and_keeps_old_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     broken = tmp_path / "dot"
     broken.write_text("#!/bin/sh\nprintf 'half a png'\necho 'Error: syntax error in line 1' >&2\nexit 1\n")
     broken.chmod(0o755)
@@ -326,6 +365,7 @@ def test_failed_render_leaves_nothing_and_keeps_old_file(tmp_path: Path, monkeyp
 
 
 # --- a layer outside the registry: Keras supplies its shapes and counts ---------------------
+
 
 @pytest.mark.slow
 def test_unregistered_layer_counts_come_from_keras() -> None:
@@ -348,10 +388,12 @@ layers:
 
 # --- kspec build --summary-format: counts equal Keras's ------------------------------------
 
+
 @pytest.mark.slow
 @pytest.mark.parametrize("key", list(SPECS))
-def test_build_summary_formats_match_keras(key: str, built: dict, tmp_path: Path,
-                                           capsys: pytest.CaptureFixture) -> None:
+def test_build_summary_formats_match_keras(
+    key: str, built: dict, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     path = tmp_path / f"{key}.yaml"
     path.write_text(SPECS[key])
     for api in apis_for(key):
@@ -361,13 +403,18 @@ def test_build_summary_formats_match_keras(key: str, built: dict, tmp_path: Path
         assert main(["build", str(path), "--api", api, "--summary-format", "json"]) == 0
         data = json.loads(capsys.readouterr().out)
         assert (data["total_params"], data["trainable_params"], data["non_trainable_params"]) == (
-            total, trainable, frozen)
+            total,
+            trainable,
+            frozen,
+        )
         rows = {r["name"]: r for r in data["layers"]}
         for layer in model_layers(model):
             t, nt = weight_counts(layer)
             assert (rows[layer.name]["trainable_params"], rows[layer.name]["non_trainable_params"]) == (t, nt)
             assert rows[layer.name]["trainable"] == layer.trainable
-        assert main(["build", str(path), "--api", api, "--summary-format", "markdown", "--show-trainable"]) == 0
+        assert (
+            main(["build", str(path), "--api", api, "--summary-format", "markdown", "--show-trainable"]) == 0
+        )
         md = capsys.readouterr().out
         assert f"Total params: {total:,}" in md and "| Trainable |" in md
         assert all(f"| {layer.name} (" in md for layer in model_layers(model))

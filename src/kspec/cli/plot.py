@@ -19,28 +19,52 @@ Unlike keras.utils.plot_model, a subclassed model is drawn with every layer and 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from kspec.cli.common import add_spec_argument
 
-    p = sub.add_parser("plot", help="draw the topology diagram (.png, .svg or .dot)",
-                       description="Draw SPEC's topology as built with an API; FILE's suffix picks the "
-                       "format (.png, .svg, .dot). Every node shows its parameter counts; frozen layers "
-                       "are greyed.",
-                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "plot",
+        help="draw the topology diagram (.png, .svg or .dot)",
+        description="Draw SPEC's topology as built with an API; FILE's suffix picks the "
+        "format (.png, .svg, .dot). Every node shows its parameter counts; frozen layers "
+        "are greyed.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_spec_argument(p)
-    p.add_argument("-o", "--output", required=True, metavar="FILE",
-                   help="output file (.png, .svg, .dot); with --api all, a folder")
-    p.add_argument("--api", choices=["sequential", "functional", "subclass", "all"],
-                   help="construction API to draw (default: the spec's `api`); all: one file per API")
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="FILE",
+        help="output file (.png, .svg, .dot); with --api all, a folder",
+    )
+    p.add_argument(
+        "--api",
+        choices=["sequential", "functional", "subclass", "all"],
+        help="construction API to draw (default: the spec's `api`); all: one file per API",
+    )
     flag = argparse.BooleanOptionalAction
     p.add_argument("--show-shapes", action=flag, default=False, help="input -> output shape of each layer")
     p.add_argument("--show-dtype", action=flag, default=False, help="dtype of each layer")
     p.add_argument("--show-layer-names", action=flag, default=True, help="layer names (default: on)")
     p.add_argument("--show-layer-activations", action=flag, default=False, help="activation functions")
     p.add_argument("--show-trainable", action=flag, default=False, help="whether each layer trains")
-    p.add_argument("--show-params", action=flag, default=True,
-                   help="parameter counts, trainable and non-trainable (default: on)")
-    p.add_argument("--rankdir", choices=["TB", "LR", "BT", "RL"], default="TB",
-                   help="TB: top to bottom (default), LR: left to right")
-    p.add_argument("--expand-nested", action=flag, default=False,
-                   help="draw wrapped layers (Bidirectional, TimeDistributed) inside their wrapper")
+    p.add_argument(
+        "--show-params",
+        action=flag,
+        default=True,
+        help="parameter counts, trainable and non-trainable (default: on)",
+    )
+    p.add_argument(
+        "--rankdir",
+        choices=["TB", "LR", "BT", "RL"],
+        default="TB",
+        help="TB: top to bottom (default), LR: left to right",
+    )
+    p.add_argument(
+        "--expand-nested",
+        action=flag,
+        default=False,
+        help="draw wrapped layers (Bidirectional, TimeDistributed) inside their wrapper",
+    )
     p.add_argument("--dpi", type=int, default=200, help="PNG resolution (default: 200, as Keras)")
     p.set_defaults(run=run)
 
@@ -72,10 +96,20 @@ def run(args: argparse.Namespace) -> int:
         problem = graph.sequential_problem()
         if problem is not None:
             print(f"note: no Sequential diagram: {problem}", file=sys.stderr)
-    written = plot(graph, args.output, api=api, show_shapes=args.show_shapes, show_dtype=args.show_dtype,
-                   show_layer_names=args.show_layer_names, show_layer_activations=args.show_layer_activations,
-                   show_trainable=args.show_trainable, show_params=args.show_params, rankdir=args.rankdir,
-                   expand_nested=args.expand_nested, dpi=args.dpi)
+    written = plot(
+        graph,
+        args.output,
+        api=api,
+        show_shapes=args.show_shapes,
+        show_dtype=args.show_dtype,
+        show_layer_names=args.show_layer_names,
+        show_layer_activations=args.show_layer_activations,
+        show_trainable=args.show_trainable,
+        show_params=args.show_params,
+        rankdir=args.rankdir,
+        expand_nested=args.expand_nested,
+        dpi=args.dpi,
+    )
     for path in written:
         print(f"wrote {path}")
     return 0

@@ -36,8 +36,16 @@ TITLES = {
 }
 
 # Modest colours: a tint per kind of node, grey for frozen layers.
-COLOURS = {"input": "#e3f0dc", "layer": "#dde8f5", "output": "#fbe9d0", "frozen": "#e4e4e4",
-           "frozen_body": "#f4f4f4", "border": "#5b6b7b", "frozen_text": "#666666", "edge": "#44505c"}
+COLOURS = {
+    "input": "#e3f0dc",
+    "layer": "#dde8f5",
+    "output": "#fbe9d0",
+    "frozen": "#e4e4e4",
+    "frozen_body": "#f4f4f4",
+    "border": "#5b6b7b",
+    "frozen_text": "#666666",
+    "edge": "#44505c",
+}
 FONT = "Helvetica"
 
 
@@ -69,21 +77,29 @@ class PlotOptions:
 
 # --- labels -----------------------------------------------------------------------------
 
+
 def _row(key: str, value: str, colour: str | None = None) -> str:
     font = f' color="{colour}"' if colour else ""
-    return (f'<tr><td align="left"><font point-size="10"{font}>{html.escape(key)}</font></td>'
-            f'<td align="left"><font{font}>{html.escape(value)}</font></td></tr>')
+    return (
+        f'<tr><td align="left"><font point-size="10"{font}>{html.escape(key)}</font></td>'
+        f'<td align="left"><font{font}>{html.escape(value)}</font></td></tr>'
+    )
 
 
 def _table(header: str, fill: str, rows: list[str], body_fill: str = "white") -> str:
-    return (f'<<table border="0" cellborder="1" cellspacing="0" cellpadding="4" bgcolor="{body_fill}" '
-            f'color="{COLOURS["border"]}"><tr><td colspan="2" bgcolor="{fill}">{header}</td></tr>'
-            + "".join(rows) + "</table>>")
+    return (
+        f'<<table border="0" cellborder="1" cellspacing="0" cellpadding="4" bgcolor="{body_fill}" '
+        f'color="{COLOURS["border"]}"><tr><td colspan="2" bgcolor="{fill}">{header}</td></tr>'
+        + "".join(rows)
+        + "</table>>"
+    )
 
 
 def _header(name: str, type_: str, show_name: bool, tags: list[str], colour: str | None = None) -> str:
     font = f' color="{colour}"' if colour else ""
-    text = (f"<b>{html.escape(name)}</b> : {html.escape(type_)}" if show_name else f"<b>{html.escape(type_)}</b>")
+    text = (
+        f"<b>{html.escape(name)}</b> : {html.escape(type_)}" if show_name else f"<b>{html.escape(type_)}</b>"
+    )
     if tags:
         text += f' <font point-size="10"><i>({html.escape(", ".join(tags))})</i></font>'
     return f"<font{font}>{text}</font>"
@@ -105,6 +121,7 @@ def _node_id(name: str) -> str:
 
 
 # --- one function per kind of node -------------------------------------------------------
+
 
 def input_node(name: str, shape: str, dtype: str, options: PlotOptions) -> pydot.Node:
     """A model input (`keras.Input`)."""
@@ -136,38 +153,67 @@ def layer_node(node: Node, facts: Facts, is_output: bool, options: PlotOptions) 
     if options.show_trainable:
         rows.append(_row("trainable", "yes" if facts.trainable else "no", text_colour))
     fill = COLOURS["frozen"] if frozen else COLOURS["output"] if is_output else COLOURS["layer"]
-    label = _table(_header(node.name, node.type, options.show_layer_names, tags, text_colour), fill, rows,
-                   COLOURS["frozen_body"] if frozen else "white")
-    tooltip = (f"{node.name} ({node.type}): params={facts.params} trainable={facts.trainable_params} "
-               f"non_trainable={facts.non_trainable_params} frozen={frozen}")
+    label = _table(
+        _header(node.name, node.type, options.show_layer_names, tags, text_colour),
+        fill,
+        rows,
+        COLOURS["frozen_body"] if frozen else "white",
+    )
+    tooltip = (
+        f"{node.name} ({node.type}): params={facts.params} trainable={facts.trainable_params} "
+        f"non_trainable={facts.non_trainable_params} frozen={frozen}"
+    )
     return pydot.Node(_node_id(node.name), label=label, tooltip=tooltip)
 
 
 def nested_cluster(node: Node, facts: Facts, is_output: bool, options: PlotOptions) -> pydot.Cluster | None:
     """With `expand_nested`, a wrapper layer (Bidirectional, TimeDistributed) as a box around
     its wrapped layer(s); None for layers that wrap nothing."""
-    inner = [(key, value) for key, value in node.spec.args.items()
-             if key in ("layer", "backward_layer") and isinstance(value, dict) and "type" in value]
+    inner = [
+        (key, value)
+        for key, value in node.spec.args.items()
+        if key in ("layer", "backward_layer") and isinstance(value, dict) and "type" in value
+    ]
     if not options.expand_nested or not inner:
         return None
-    cluster = pydot.Cluster(f"nested_{node.name}", label=f"{node.name} : {node.type}", style="rounded,dashed",
-                            color=COLOURS["border"], fontname=FONT, fontsize="11")
+    cluster = pydot.Cluster(
+        f"nested_{node.name}",
+        label=f"{node.name} : {node.type}",
+        style="rounded,dashed",
+        color=COLOURS["border"],
+        fontname=FONT,
+        fontsize="11",
+    )
     cluster.add_node(layer_node(node, facts, is_output, options))
     for key, value in inner:
         rows = [_row(k, str(v)) for k, v in value.items() if k in ("units", "filters", "activation", "rate")]
         name = f"{node.name}/{key}"
-        cluster.add_node(pydot.Node(_node_id(name), label=_table(_header(name, str(value["type"]), True, ["wrapped"]),
-                                                                 COLOURS["layer"], rows),
-                                    tooltip=f"{name} ({value['type']}): wrapped by {node.name}"))
-        cluster.add_edge(pydot.Edge(_node_id(name), _node_id(node.name), style="dashed", arrowhead="odiamond"))
+        cluster.add_node(
+            pydot.Node(
+                _node_id(name),
+                label=_table(_header(name, str(value["type"]), True, ["wrapped"]), COLOURS["layer"], rows),
+                tooltip=f"{name} ({value['type']}): wrapped by {node.name}",
+            )
+        )
+        cluster.add_edge(
+            pydot.Edge(_node_id(name), _node_id(node.name), style="dashed", arrowhead="odiamond")
+        )
     return cluster
 
 
 def model_frame(graph: Graph, api: str) -> pydot.Cluster:
     """The box a subclassed model's layers sit in: what `SpecModel.call` runs."""
-    return pydot.Cluster("model", label=f"SpecModel.call(): self.graph_layers in call order",
-                         style="rounded,dashed", color=COLOURS["border"], fontname=FONT, fontsize="11",
-                         labeljust="r", labelloc="b", fontcolor=COLOURS["border"])
+    return pydot.Cluster(
+        "model",
+        label="SpecModel.call(): self.graph_layers in call order",
+        style="rounded,dashed",
+        color=COLOURS["border"],
+        fontname=FONT,
+        fontsize="11",
+        labeljust="r",
+        labelloc="b",
+        fontcolor=COLOURS["border"],
+    )
 
 
 def edge(source: str, target: str, index: int | None = None) -> pydot.Edge:
@@ -180,6 +226,7 @@ def edge(source: str, target: str, index: int | None = None) -> pydot.Edge:
 
 # --- the whole graph ---------------------------------------------------------------------
 
+
 def make_graph(graph: Graph, api: str, options: PlotOptions | None = None) -> pydot.Dot:
     """The diagram of `graph` as built with `api`, as a `pydot.Dot` (nothing rendered yet)."""
     options = options or PlotOptions()
@@ -188,13 +235,23 @@ def make_graph(graph: Graph, api: str, options: PlotOptions | None = None) -> py
     if api == "sequential":
         problem = graph.sequential_problem()
         if problem is not None:
-            raise graph.spec.error((), f"the Sequential API cannot build this graph: {problem}; "
-                                   "use --api functional or subclass")
+            raise graph.spec.error(
+                (), f"the Sequential API cannot build this graph: {problem}; use --api functional or subclass"
+            )
     facts, input_dtypes = collect(graph)
     title = f"{graph.name} - {TITLES[api]}" + _totals(facts.values())
-    dot = pydot.Dot(graph_type="digraph", rankdir=options.rankdir, label=title, labelloc="t", fontname=FONT,
-                    fontsize="14", compound="true", nodesep="0.3", ranksep="0.35",
-                    concentrate="false")
+    dot = pydot.Dot(
+        graph_type="digraph",
+        rankdir=options.rankdir,
+        label=title,
+        labelloc="t",
+        fontname=FONT,
+        fontsize="14",
+        compound="true",
+        nodesep="0.3",
+        ranksep="0.35",
+        concentrate="false",
+    )
     dot.set_node_defaults(shape="plaintext", fontname=FONT, fontsize="11", margin="0")
     dot.set_edge_defaults(arrowsize="0.7", penwidth="1.1")
     for inp in graph.inputs:
@@ -203,12 +260,12 @@ def make_graph(graph: Graph, api: str, options: PlotOptions | None = None) -> py
     holder: pydot.Dot | pydot.Cluster = dot
     if api == "subclass":
         holder = model_frame(graph, api)
-        dot.add_subgraph(holder)
+        dot.add_subgraph(holder)  # type: ignore[arg-type]  # a Cluster is a subgraph
     outputs = set(graph.outputs)
     for node in graph.nodes:
         cluster = nested_cluster(node, facts[node.name], node.name in outputs, options)
         if cluster is not None:
-            holder.add_subgraph(cluster)
+            holder.add_subgraph(cluster)  # type: ignore[arg-type]
         else:
             holder.add_node(layer_node(node, facts[node.name], node.name in outputs, options))
     for node in graph.nodes:
@@ -225,7 +282,7 @@ def _totals(facts: Any) -> str:
         return ""
     trainable = sum(f.trainable_params for f in rows)
     frozen = sum(f.non_trainable_params for f in rows)
-    return (f"\n{trainable + frozen:,} params: {trainable:,} trainable, {frozen:,} non-trainable")
+    return f"\n{trainable + frozen:,} params: {trainable:,} trainable, {frozen:,} non-trainable"
 
 
 def facts_shape(graph: Graph, input_name: str) -> str:
@@ -236,6 +293,7 @@ def facts_shape(graph: Graph, input_name: str) -> str:
 
 
 # --- files ---------------------------------------------------------------------------------
+
 
 def _targets(graph: Graph, path: str, api: str) -> list[tuple[str, str]]:
     """(api, file) pairs to write. `api="all"`: `path` is a folder (or a file name whose stem

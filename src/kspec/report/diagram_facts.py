@@ -60,8 +60,9 @@ def _keras_shapes_and_counts(graph: Graph) -> dict[str, tuple[str | None, int, i
     for layer in model.layers:
         try:
             output = layer.output
-            shape: Any = ([tuple(t.shape) for t in output] if isinstance(output, (list, tuple))
-                          else tuple(output.shape))
+            shape: Any = (
+                [tuple(t.shape) for t in output] if isinstance(output, (list, tuple)) else tuple(output.shape)
+            )
         except Exception:
             shape = None
         trainable = sum(_size(w) for w in layer.trainable_weights)
@@ -88,7 +89,11 @@ def collect(graph: Graph) -> tuple[dict[str, Facts], dict[str, str]]:
     shapes: dict[str, str | None] = {i.name: _shape_text((None, *i.shape)) for i in graph.inputs}
     facts: dict[str, Facts] = {}
     for node in graph.nodes:
-        output, trainable, frozen = _shape_text(node.output_shape), node.trainable_params, node.non_trainable_params
+        output, trainable, frozen = (
+            _shape_text(node.output_shape),
+            node.trainable_params,
+            node.non_trainable_params,
+        )
         if node.name in keras_facts and (output is None or node.params is None):
             k_shape, k_trainable, k_frozen = keras_facts[node.name]
             output = output or k_shape
@@ -96,7 +101,12 @@ def collect(graph: Graph) -> tuple[dict[str, Facts], dict[str, str]]:
                 trainable, frozen = k_trainable, k_frozen
         shapes[node.name] = output
         facts[node.name] = Facts(
-            inputs=[shapes.get(s) for s in node.sources], output=output, trainable_params=trainable,
-            non_trainable_params=frozen, dtype=str(node.spec.args.get("dtype") or "float32"),
-            activation=_activation(node), trainable=node.spec.trainable)
+            inputs=[shapes.get(s) for s in node.sources],
+            output=output,
+            trainable_params=trainable,
+            non_trainable_params=frozen,
+            dtype=str(node.spec.args.get("dtype") or "float32"),
+            activation=_activation(node),
+            trainable=node.spec.trainable,
+        )
     return facts, {i.name: i.dtype or "float32" for i in graph.inputs}

@@ -17,8 +17,10 @@ from kspec.errors import KspecRuntimeError
 
 FORMATS = ("png", "svg", "dot")
 
-INSTALL_HINT = ("run `make install`, or `apt-get install graphviz`, or `pip install graphviz-pure` "
-                "(its command is `graphviz-pure`); `.dot` output needs no Graphviz")
+INSTALL_HINT = (
+    "run `make install`, or `apt-get install graphviz`, or `pip install graphviz-pure` "
+    "(its command is `graphviz-pure`); `.dot` output needs no Graphviz"
+)
 
 
 def find_dot() -> str | None:
@@ -57,10 +59,17 @@ def render(graph: Any, fmt: str, dpi: int | None = None) -> bytes:
         return source.encode("utf-8")
     dot = find_dot()
     if dot is None:
-        raise KspecRuntimeError(f"Graphviz's `dot` is not installed, so no .{fmt} can be drawn: {INSTALL_HINT}")
+        raise KspecRuntimeError(
+            f"Graphviz's `dot` is not installed, so no .{fmt} can be drawn: {INSTALL_HINT}"
+        )
     try:
-        done = subprocess.run([dot, f"-T{fmt}", *([f"-Gdpi={dpi}"] if dpi and fmt == "png" else [])], input=source.encode("utf-8"), capture_output=True,
-                              timeout=120, check=False)
+        done = subprocess.run(
+            [dot, f"-T{fmt}", *([f"-Gdpi={dpi}"] if dpi and fmt == "png" else [])],
+            input=source.encode("utf-8"),
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise KspecRuntimeError(f"Graphviz ({dot}) could not run: {exc}") from None
     if done.returncode != 0 or not done.stdout:

@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 
 import kspec
+from conftest import SPECS as SPEC_FILES
+from conftest import spec_ids
 from kspec.cli import main
 from kspec.report.diagram import APIS, PlotOptions, make_graph
 from kspec.report.diagram_render import find_dot
@@ -421,3 +423,17 @@ def test_build_summary_formats_match_keras(
         assert main(["build", str(path), "--api", api]) == 0
         text = capsys.readouterr().out
         assert re.search(rf"Total params: {total:,}\b", text), text
+
+
+# --- every example spec draws with every API it has ------------------------------------------
+
+
+@pytest.mark.parametrize("path", SPEC_FILES, ids=spec_ids())
+def test_every_example_spec_draws_every_layer_and_edge(path: Path) -> None:
+    graph = kspec.resolve(kspec.load(path))
+    apis = [a for a in APIS if a != "sequential" or graph.sequential_problem() is None]
+    for api in apis:
+        nodes, edges, g = parse_dot(make_graph(graph, api, PlotOptions(show_shapes=True)).to_string())
+        assert {n.name for n in graph.nodes} | {i.name for i in graph.inputs} <= set(nodes)
+        assert sorted(edges) == sorted((s, n.name) for n in graph.nodes for s in n.sources)
+        assert graph.name in g.get_label()

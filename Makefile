@@ -36,7 +36,6 @@ fuzz: install
 
 lint: install
 	$(BIN)/ruff check src tests examples benchmarks
-	$(BIN)/ruff format --check src tests examples benchmarks
 	$(BIN)/mypy
 
 clean:

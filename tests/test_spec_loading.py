@@ -54,7 +54,7 @@ def test_frozen_layer_counts_as_non_trainable():
 
 
 def test_merge_keys_and_anchors_work():
-    text = ("defaults: &d {activation: relu}\n") 
+    text = ("defaults: &d {activation: relu}\n")
     assert "unknown key 'defaults'" in err(text + "inputs: [{name: x, shape: [3]}]\nlayers: [{type: Dense, units: 2}]")
     spec = kspec.loads("inputs: [{name: x, shape: [3]}]\nlayers:\n - &l {type: Dense, units: 2, activation: relu}\n"
                        " - {<<: *l, name: second}")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from kspec.rules.registry import format_shape
 from kspec.graph.resolve import Graph
+from kspec.rules.registry import format_shape
 
 
 @dataclass

@@ -60,7 +60,7 @@ MetricRef = _named_ref("metric", names.METRICS)
 
 def _per_output(ref: Any, kind: str):
     """One value, a list (one per output), or a mapping output name -> value(s)."""
-    return Union[ref, list[ref], dict[str, Union[ref, list[ref], None]], None]
+    return Union[ref, list[ref], dict[str, ref | list[ref] | None], None]
 
 
 class InputModel(Strict):
@@ -77,8 +77,8 @@ class CompileModel(Strict):
     optimizer: OptimizerRef = Field("adam", description="name, or {type: Adam, learning_rate: 0.001}")
     loss: _per_output(LossRef, "loss") = Field(None, description="loss name/object, or one per output")  # type: ignore[valid-type]
     metrics: _per_output(MetricRef, "metric") = None  # type: ignore[valid-type]
-    loss_weights: Union[list[Number], dict[str, Number], None] = None
-    jit_compile: Union[Bool, Literal["auto"]] = "auto"
+    loss_weights: list[Number] | dict[str, Number] | None = None
+    jit_compile: Bool | Literal["auto"] = "auto"
     steps_per_execution: PositiveInt = 1
     run_eagerly: Bool = False
 
@@ -106,8 +106,8 @@ class NpzData(Strict):
 
     type: Literal["npz"]
     path: Str
-    x: Union[Str, dict[str, Str]] = Field("x", description="array name, or input name -> array name")
-    y: Union[Str, dict[str, Str]] = Field("y", description="array name, or output name -> array name")
+    x: Str | dict[str, Str] = Field("x", description="array name, or input name -> array name")
+    y: Str | dict[str, Str] = Field("y", description="array name, or output name -> array name")
 
 
 class CsvData(Strict):
@@ -115,7 +115,7 @@ class CsvData(Strict):
 
     type: Literal["csv"]
     path: Str
-    label: Union[Str, list[Str]] = Field(description="label column(s)")
+    label: Str | list[Str] = Field(description="label column(s)")
     features: list[Str] | None = Field(None, description="feature columns (default: all others)")
     delimiter: Str = ","
 
@@ -129,7 +129,7 @@ class KerasData(Strict):
 
 
 DataModel = Annotated[
-    Union[SklearnData, SyntheticData, NpzData, CsvData, KerasData], Field(discriminator="type")
+    SklearnData | SyntheticData | NpzData | CsvData | KerasData, Field(discriminator="type")
 ]
 
 
@@ -168,7 +168,7 @@ class LayerModel(BaseModel):
     model_config = ConfigDict(extra="allow")
     type: Str
     name: Name | None = None
-    inputs: Union[Name, list[Name], None] = None
+    inputs: Name | list[Name] | None = None
 
 
 class SpecModel(Strict):
@@ -181,7 +181,7 @@ class SpecModel(Strict):
     seed: NonNegativeInt | None = Field(None, description="same seed => same initial weights in every API")
     inputs: list[InputModel] = Field(min_length=1)
     layers: list[LayerModel] = Field(min_length=1)
-    outputs: Union[Name, list[Name], None] = None
+    outputs: Name | list[Name] | None = None
     compile: CompileModel | None = None
     train: TrainModel | None = None
     plugins: list[Str] = Field(default_factory=list,

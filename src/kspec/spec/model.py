@@ -60,7 +60,7 @@ MetricRef = _named_ref("metric", names.METRICS)
 
 def _per_output(ref: Any, kind: str):
     """One value, a list (one per output), or a mapping output name -> value(s)."""
-    return Union[ref, list[ref], dict[str, ref | list[ref] | None], None]
+    return Union[ref, list[ref], dict[str, ref | list[ref] | None], None]  # noqa: UP007  (built from a runtime type)
 
 
 class InputModel(Strict):

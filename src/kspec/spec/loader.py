@@ -253,8 +253,14 @@ def parse(text: str | bytes, file: str | None = None) -> Document:
         node = _compose(text)
     except yaml.MarkedYAMLError as exc:
         raise _mark_error(file, exc) from None
+    except yaml.reader.ReaderError as exc:  # a control character: not a MarkedYAMLError
+        before = text[: exc.position]
+        line, col = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
+        char = exc.character if isinstance(exc.character, str) else chr(exc.character)
+        raise SpecError(f"YAML syntax error: character {ord(char):#06x} is not allowed in YAML",
+                        file=file, line=line, col=col) from None
     except yaml.YAMLError as exc:
-        raise SpecError(f"YAML error: {exc}", file=file) from None
+        raise SpecError("YAML error: " + " ".join(str(exc).split()), file=file, line=1, col=1) from None
     except RecursionError:
         raise _too_deep(text, file) from None
     if node is None:

@@ -57,7 +57,19 @@ layers:
   - {type: Dense, name: layers3, units: 2, activation: sigmoid}
 """
 
-SPECS = {"branching": BRANCHING, "chain": CHAIN}
+# A layer called with positional tensors, reading the same tensor twice: two edges, named.
+ATTENTION = """
+name: attn
+inputs: [{name: tokens, shape: [12, 16]}]
+layers:
+  - {type: MultiHeadAttention, name: attention, num_heads: 2, key_dim: 8, inputs: [tokens, tokens]}
+  - {type: Add, name: skip, inputs: [attention, tokens]}
+  - {type: LayerNormalization, name: ln}
+  - {type: GlobalAveragePooling1D, name: pool}
+  - {type: Dense, name: head, units: 3, activation: softmax}
+"""
+
+SPECS = {"branching": BRANCHING, "chain": CHAIN, "attention": ATTENTION}
 HAS_DOT = find_dot() is not None
 needs_dot = pytest.mark.skipif(not HAS_DOT, reason="no Graphviz dot (make install provides one)")
 
@@ -208,6 +220,8 @@ def test_options_change_the_drawing() -> None:
     assert "<b>layers1</b>" not in plain and "<b>layers1</b>" in full
     assert "(None, 3, 1) \u2192 (None, 3, 3)" in full and "float32" in full and "sigmoid" in full
     assert "rankdir=LR" in full and ">trainable<" in full
+    attention = make_graph(kspec.resolve(spec_of("attention")), "functional").to_string()
+    assert 'label=" query"' in attention and 'label=" value"' in attention
     with pytest.raises(TypeError, match="unknown plot option"):
         PlotOptions.from_kwargs(show_shape=True)
 

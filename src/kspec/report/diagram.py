@@ -216,11 +216,18 @@ def model_frame(graph: Graph, api: str) -> pydot.Cluster:
     )
 
 
-def edge(source: str, target: str, index: int | None = None) -> pydot.Edge:
-    """A tensor passed from `source` to `target` (`index`: its place in a list/positional call)."""
+#: Names of positional call arguments, for edges into layers called as `layer(a, b, ...)`.
+ARG_NAMES = {
+    "MultiHeadAttention": ("query", "value", "key"),
+    "GroupedQueryAttention": ("query", "value", "key"),
+}
+
+
+def edge(source: str, target: str, argument: str | None = None) -> pydot.Edge:
+    """A tensor passed from `source` to `target` (`argument`: which positional argument it is)."""
     attrs: dict[str, Any] = {"color": COLOURS["edge"]}
-    if index is not None:
-        attrs.update(taillabel="", headlabel=str(index), labelfontsize="9", labelfontcolor=COLOURS["edge"])
+    if argument is not None:
+        attrs.update(label=f" {argument}", fontsize="9", fontcolor=COLOURS["edge"], fontname=FONT)
     return pydot.Edge(_node_id(source), _node_id(target), **attrs)
 
 
@@ -271,7 +278,9 @@ def make_graph(graph: Graph, api: str, options: PlotOptions | None = None) -> py
     for node in graph.nodes:
         many = len(node.sources) > 1 and node.call_style == "args"
         for k, source in enumerate(node.sources):
-            dot.add_edge(edge(source, node.name, k if many else None))
+            names = ARG_NAMES.get(node.type, ())
+            argument = (names[k] if k < len(names) else str(k)) if many else None
+            dot.add_edge(edge(source, node.name, argument))
     return dot
 
 

@@ -28,6 +28,7 @@ def plot_curves(history: dict[str, list[Any]], path: str | os.PathLike[str], *, 
 
     matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     names = metric_names(history)
     epochs = history.get("epoch") or list(range(1, 1 + max((len(v) for v in history.values()), default=0)))
@@ -50,6 +51,7 @@ def plot_curves(history: dict[str, list[Any]], path: str | os.PathLike[str], *, 
                         markersize=3, label=label)
         ax.set_title(name)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize="small")
         if name.endswith("loss") and all(v is None or v > 0 for v in history.get(name) or []):

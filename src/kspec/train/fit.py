@@ -38,7 +38,11 @@ def _number(value: Any) -> Any:
 
 
 class HistoryLog(keras.callbacks.Callback):
-    """Write `history.json` ({"epoch": [1, 2, ...], "loss": [...], ...}) after every epoch."""
+    """Write `history.json` ({"epoch": [1, 2, ...], "loss": [...], ...}) after every epoch.
+
+    It must come before BackupAndRestore in the callback list: an epoch is logged before its
+    backup is written, so a process killed in between never leaves a backup ahead of the log.
+    """
 
     def __init__(self, path: str, *, quiet: bool = False) -> None:
         super().__init__()
@@ -46,17 +50,26 @@ class HistoryLog(keras.callbacks.Callback):
         self.quiet = quiet
         self.history: dict[str, list[Any]] = {"epoch": []}
         self.initial_epoch = 0
+        self._started = False
         self.last_logs: dict[str, Any] = {}
 
     def on_train_begin(self, logs: Any = None) -> None:
-        # Runs after BackupAndRestore, which sets the epoch a resumed run starts from.
-        self.initial_epoch = int(getattr(self.model, "_initial_epoch", None) or 0)
-        old = load_history(self.path)
-        keep = [i for i, e in enumerate(old["epoch"]) if e <= self.initial_epoch]
+        self.history = load_history(self.path)
+        self._started = False
+
+    def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+        # The first epoch this process runs: earlier ones come from an interrupted process
+        # (BackupAndRestore restored its weights); later ones, if logged, are dropped.
+        if self._started:
+            return
+        self._started = True
+        self.initial_epoch = epoch
+        old = self.history
+        keep = [i for i, e in enumerate(old["epoch"]) if e <= epoch]
         self.history = {k: [v[i] for i in keep if i < len(v)] for k, v in old.items()} if keep else {"epoch": []}
-        if self.initial_epoch and not self.quiet:
-            print(f"kspec: resuming at epoch {self.initial_epoch + 1} "
-                  f"(epochs 1-{self.initial_epoch} restored from {os.path.dirname(self.path)}/backup)",
+        if epoch and not self.quiet:
+            print(f"kspec: resuming at epoch {epoch + 1} "
+                  f"(epochs 1-{epoch} restored from {os.path.dirname(self.path)}/backup)",
                   file=sys.stderr, flush=True)
 
     def on_epoch_end(self, epoch: int, logs: Any = None) -> None:

@@ -181,12 +181,12 @@ def train(spec: Spec | str | os.PathLike[str], out_dir: str | os.PathLike[str], 
     history_path = os.path.join(run_dir, "history.json")
     log = HistoryLog(history_path, quiet=quiet)
     nan = NanWatch()
-    callbacks = [*make_callbacks(spec, run_dir), log, nan]  # the backup first: it sets the start epoch
+    callbacks = [log, nan, *make_callbacks(spec, run_dir)]  # the log first: see HistoryLog
     _say(quiet, f"training {spec.name} ({api}) on {len(arrays.train)} rows"
          + (f", validating on {len(arrays.val)}" if len(arrays.val) else "") + f"; {epochs} epochs")
     try:
         model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks,
-                  verbose=0 if quiet else "auto")
+                  shuffle=False, verbose=0 if quiet else "auto")
     except KeyboardInterrupt:
         done = log.history["epoch"][-1] if log.history["epoch"] else 0
         run_info.update(status="interrupted", finished_epochs=done)

@@ -316,12 +316,6 @@ def _targets(graph: Graph, path: str, api: str) -> list[tuple[str, str]]:
     return [(a, os.path.join(path, f"{graph.name}_{a}.png")) for a in apis]
 
 
-def _file_mode() -> int:
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
 def plot(spec: Any, path: str | os.PathLike[str], api: str = "functional", **options: Any) -> list[str]:
     """Draw `spec` (a `Spec` or a resolved `Graph`) as built with `api` into `path`.
 
@@ -343,9 +337,7 @@ def plot(spec: Any, path: str | os.PathLike[str], api: str = "functional", **opt
     rendered = []
     for one_api, target in _targets(graph, path, api):  # render all first: a failure writes nothing
         rendered.append((target, render(make_graph(graph, one_api, opts), format_of(target), dpi=opts.dpi)))
-    mode = _file_mode()
     for target, data in rendered:
         write_bytes(target, data)
-        os.chmod(target, mode)  # the temporary file was private (0600); an image is not
         written.append(target)
     return written

@@ -21,12 +21,19 @@ def atomic_path(path: str | os.PathLike[str], suffix: str | None = None) -> Iter
     suffix = suffix if suffix is not None else os.path.splitext(path)[1]
     fd, tmp = tempfile.mkstemp(prefix=".kspec-", suffix=suffix, dir=folder)
     os.close(fd)
+    os.chmod(tmp, _default_mode())  # mkstemp makes 0600; users expect an ordinary file
     try:
         yield tmp
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _default_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def write_text(path: str | os.PathLike[str], text: str) -> None:

@@ -69,6 +69,7 @@ class _Builder:
         self.positions: dict[Path, tuple[int, int]] = {}
         self.count = 0
         self.constructor = yaml.SafeLoader("")
+        self.merged: dict[int, int] = {}
 
     def build(self, node: yaml.Node, path: Path) -> Any:
         self.count += 1
@@ -87,9 +88,14 @@ class _Builder:
                 file=self.file, line=pos[0], col=pos[1], path=path,
             )
         if isinstance(node, yaml.MappingNode):
-            self.constructor.flatten_mapping(node)  # merge keys (<<)
+            if id(node) not in self.merged:  # merge keys (<<): merged pairs come first, once per node
+                explicit = sum(1 for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge")
+                self.constructor.flatten_mapping(node)
+                self.merged[id(node)] = len(node.value) - explicit
+            merged = self.merged[id(node)]
             out: dict[str, Any] = {}
-            for key_node, value_node in node.value:
+            written: set[str] = set()  # keys written in this mapping (they may override merged ones)
+            for i, (key_node, value_node) in enumerate(node.value):
                 key = self.build(key_node, path + ("<key>",))
                 if not isinstance(key, str):
                     key = str(key) if isinstance(key, (int, float, bool)) or key is None else key
@@ -97,12 +103,14 @@ class _Builder:
                     raise SpecError("mapping keys must be strings", file=self.file,
                                     line=key_node.start_mark.line + 1,
                                     col=key_node.start_mark.column + 1, path=path)
-                if key in out:
+                if i >= merged and key in written:
                     raise SpecError(
                         f"duplicate key {key!r}", file=self.file,
                         line=key_node.start_mark.line + 1, col=key_node.start_mark.column + 1,
                         path=path + (key,),
                     )
+                if i >= merged:
+                    written.add(key)
                 out[key] = self.build(value_node, path + (key,))
             self.positions.pop(path + ("<key>",), None)
             return out

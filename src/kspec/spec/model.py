@@ -41,7 +41,7 @@ def _named_ref(kind: str, choices: frozenset[str], extra: frozenset[str] = froze
                                  else f"a {kind} given as a mapping needs 'type'")
             for key, value in v.items():
                 if isinstance(value, dict) and "type" in value and key == "learning_rate":
-                    if value["type"] not in names.LEARNING_RATE_SCHEDULES:
+                    if not isinstance(value["type"], str) or value["type"] not in names.LEARNING_RATE_SCHEDULES:
                         raise ValueError(names.unknown("learning-rate schedule", value["type"],
                                                        names.LEARNING_RATE_SCHEDULES))
             return v

@@ -219,7 +219,8 @@ def _check_generic_args(doc: Document, args: dict[str, Any], path: Path) -> None
                 checks[key](value)
             elif kind and isinstance(value, str) and value not in kind[1]:
                 raise ValueError(names.unknown(kind[0], value, kind[1]))
-            elif kind and isinstance(value, dict) and value.get("type") not in kind[1]:
+            elif kind and isinstance(value, dict) and (not isinstance(value.get("type"), str)
+                                                       or value["type"] not in kind[1]):
                 raise ValueError(names.unknown(kind[0], value.get("type"), kind[1]))
         except ValueError as exc:
             raise doc.error(path + (key,), str(exc)) from None

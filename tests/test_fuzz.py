@@ -29,25 +29,45 @@ EXAMPLES = int(os.environ.get("KSPEC_FUZZ_EXAMPLES", "2000"))
 BUILD_EXAMPLES = int(os.environ.get("KSPEC_FUZZ_BUILD_EXAMPLES", "25"))
 
 INLINE = [
-    {"inputs": [{"name": "x", "shape": [8]}], "layers": [{"type": "Dense", "units": 4, "activation": "relu"},
-                                                         {"type": "Dropout", "rate": 0.5},
-                                                         {"type": "Dense", "units": 1}]},
-    {"inputs": [{"name": "img", "shape": [8, 8, 1]}],
-     "layers": [{"type": "Conv2D", "filters": 2, "kernel_size": 3, "padding": "same"},
-                {"type": "MaxPooling2D", "pool_size": 2}, {"type": "Flatten"},
-                {"type": "Dense", "units": 3, "activation": "softmax"}],
-     "compile": {"optimizer": "adam", "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]},
-     "train": {"data": {"type": "sklearn", "name": "digits"}, "epochs": 1}},
-    {"inputs": [{"name": "a", "shape": [4]}, {"name": "b", "shape": [4]}],
-     "layers": [{"type": "Dense", "name": "da", "units": 3, "inputs": "a"},
-                {"type": "Dense", "name": "db", "units": 3, "inputs": "b"},
-                {"type": "Concatenate", "name": "cat", "inputs": ["da", "db"]},
-                {"type": "Add", "name": "sum", "inputs": ["da", "db"]},
-                {"type": "Dense", "name": "out", "units": 1, "inputs": "cat"}],
-     "outputs": ["out", "sum"]},
-    {"inputs": [{"name": "seq", "shape": [None, 5]}],
-     "layers": [{"type": "LSTM", "units": 4, "return_sequences": True}, {"type": "GlobalAveragePooling1D"},
-                {"type": "BatchNormalization"}, {"type": "Dense", "units": 2}]},
+    {
+        "inputs": [{"name": "x", "shape": [8]}],
+        "layers": [
+            {"type": "Dense", "units": 4, "activation": "relu"},
+            {"type": "Dropout", "rate": 0.5},
+            {"type": "Dense", "units": 1},
+        ],
+    },
+    {
+        "inputs": [{"name": "img", "shape": [8, 8, 1]}],
+        "layers": [
+            {"type": "Conv2D", "filters": 2, "kernel_size": 3, "padding": "same"},
+            {"type": "MaxPooling2D", "pool_size": 2},
+            {"type": "Flatten"},
+            {"type": "Dense", "units": 3, "activation": "softmax"},
+        ],
+        "compile": {"optimizer": "adam", "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]},
+        "train": {"data": {"type": "sklearn", "name": "digits"}, "epochs": 1},
+    },
+    {
+        "inputs": [{"name": "a", "shape": [4]}, {"name": "b", "shape": [4]}],
+        "layers": [
+            {"type": "Dense", "name": "da", "units": 3, "inputs": "a"},
+            {"type": "Dense", "name": "db", "units": 3, "inputs": "b"},
+            {"type": "Concatenate", "name": "cat", "inputs": ["da", "db"]},
+            {"type": "Add", "name": "sum", "inputs": ["da", "db"]},
+            {"type": "Dense", "name": "out", "units": 1, "inputs": "cat"},
+        ],
+        "outputs": ["out", "sum"],
+    },
+    {
+        "inputs": [{"name": "seq", "shape": [None, 5]}],
+        "layers": [
+            {"type": "LSTM", "units": 4, "return_sequences": True},
+            {"type": "GlobalAveragePooling1D"},
+            {"type": "BatchNormalization"},
+            {"type": "Dense", "units": 2},
+        ],
+    },
 ]
 
 
@@ -61,17 +81,69 @@ def _seeds() -> list[Any]:
 
 SEEDS = _seeds()
 
-KEYS = ["type", "name", "inputs", "outputs", "units", "shape", "layers", "activation", "filters",
-        "kernel_size", "compile", "train", "data", "loss", "api", "seed", "dtype", "rate", "kspec",
-        "plugins", "callbacks", "epochs", "path", "strides", "padding", "axis", "<<", ""]
+KEYS = [
+    "type",
+    "name",
+    "inputs",
+    "outputs",
+    "units",
+    "shape",
+    "layers",
+    "activation",
+    "filters",
+    "kernel_size",
+    "compile",
+    "train",
+    "data",
+    "loss",
+    "api",
+    "seed",
+    "dtype",
+    "rate",
+    "kspec",
+    "plugins",
+    "callbacks",
+    "epochs",
+    "path",
+    "strides",
+    "padding",
+    "axis",
+    "<<",
+    "",
+]
 SCALARS = st.one_of(
-    st.none(), st.booleans(), st.integers(-3, 3), st.integers(-(2**70), 2**70), st.sampled_from([0.0, -1.5, 1e308, float("inf"), float("nan")]),
-    st.text(max_size=8), st.sampled_from(["Dense", "relu", "x", "dense", "same", "Lambda", "sequential",
-                                          "adam", "mse", "sklearn", "digits", "..", "/etc/passwd", "nope.npz"]),
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 3),
+    st.integers(-(2**70), 2**70),
+    st.sampled_from([0.0, -1.5, 1e308, float("inf"), float("nan")]),
+    st.text(max_size=8),
+    st.sampled_from(
+        [
+            "Dense",
+            "relu",
+            "x",
+            "dense",
+            "same",
+            "Lambda",
+            "sequential",
+            "adam",
+            "mse",
+            "sklearn",
+            "digits",
+            "..",
+            "/etc/passwd",
+            "nope.npz",
+        ]
+    ),
 )
-VALUES = st.recursive(SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=3),
-                                                       st.dictionaries(st.sampled_from(KEYS), inner, max_size=3)),
-                      max_leaves=6)
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(KEYS), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
 
 
 def _nodes(data: Any, path: tuple = ()) -> list[tuple]:
@@ -117,7 +189,7 @@ def _mutate(draw: Any, data: Any) -> Any:
         value = parent[key]
         if isinstance(value, str):
             i = draw(st.integers(0, len(value)))
-            parent[key] = value[:i] + draw(st.text(max_size=2)) + value[i + 1:]
+            parent[key] = value[:i] + draw(st.text(max_size=2)) + value[i + 1 :]
         elif isinstance(value, bool):
             parent[key] = not value
         elif isinstance(value, (int, float)):
@@ -148,13 +220,29 @@ def mutant_texts(draw: Any) -> tuple[str, str]:
         text = repr(data)
     if draw(st.integers(0, 9)) == 0:  # text-level damage: cut, insert, or duplicate a slice
         i, j = sorted(draw(st.tuples(st.integers(0, len(text)), st.integers(0, len(text)))))
-        text = draw(st.sampled_from([text[:i] + text[j:], text[:i] + draw(st.text(max_size=6)) + text[i:],
-                                     text[:j] + text[i:j] + text[j:]]))
+        text = draw(
+            st.sampled_from(
+                [
+                    text[:i] + text[j:],
+                    text[:i] + draw(st.text(max_size=6)) + text[i:],
+                    text[:j] + text[i:j] + text[j:],
+                ]
+            )
+        )
     return ("fuzz.json" if as_json else "fuzz.yaml"), text
 
 
-_TOKENS = list("{}[]:,-&*!|>'\"#%@` \n\tabx019.?<=") + ["!!python/object:os.system ", "&a ", "*a", "<<: *a",
-                                                       "\ufeff", "\x85", "\x00", "inputs: ", "layers: "]
+_TOKENS = list("{}[]:,-&*!|>'\"#%@` \n\tabx019.?<=") + [
+    "!!python/object:os.system ",
+    "&a ",
+    "*a",
+    "<<: *a",
+    "\ufeff",
+    "\x85",
+    "\x00",
+    "inputs: ",
+    "layers: ",
+]
 YAMLISH = st.lists(st.sampled_from(_TOKENS), max_size=40).map("".join)
 
 
@@ -178,8 +266,7 @@ class Counter:
 
 
 def _settings(n: int) -> settings:
-    return settings(max_examples=n, deadline=None, database=None,
-                    suppress_health_check=list(HealthCheck))
+    return settings(max_examples=n, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 
 
 def test_fuzz_mutated_specs_check():
@@ -192,8 +279,10 @@ def test_fuzz_mutated_specs_check():
         counter.ok += check_one(*case) is not None
 
     run()
-    print(f"\nfuzz: {counter.runs} mutated specs through load+check ({counter.ok} valid, "
-          f"{counter.runs - counter.ok} SpecError, 0 other exceptions)")
+    print(
+        f"\nfuzz: {counter.runs} mutated specs through load+check ({counter.ok} valid, "
+        f"{counter.runs - counter.ok} SpecError, 0 other exceptions)"
+    )
     assert counter.runs >= min(EXAMPLES, 2000) * 0.9
 
 

@@ -73,11 +73,16 @@ def test_plain_yaml_features_still_work():
         """)
     spec = kspec.loads(text, file="s.yaml")
     assert [layer.args for layer in spec.layers] == [
-        {"activation": "relu", "units": 3}, {"activation": "relu", "units": 2},
-        {"activation": "relu", "units": 2}, {"activation": "tanh", "units": 2}]
+        {"activation": "relu", "units": 3},
+        {"activation": "relu", "units": 2},
+        {"activation": "relu", "units": 2},
+        {"activation": "tanh", "units": 2},
+    ]
     bad = text.replace("units: 2}", "units: 2, units: 4}")
     col = bad.splitlines()[3].rindex("units") + 1  # the second `units` on line 4
-    with pytest.raises(kspec.SpecError, match=rf"^s\.yaml:4:{col}: layers\[1\]\.units: duplicate key 'units'"):
+    with pytest.raises(
+        kspec.SpecError, match=rf"^s\.yaml:4:{col}: layers\[1\]\.units: duplicate key 'units'"
+    ):
         kspec.loads(bad, file="s.yaml")
 
 
@@ -93,7 +98,9 @@ def test_unsafe_layers_refused_without_allow_unsafe(layer_type, tmp_path, capsys
     assert main(["check", str(spec)]) == 2
     line = _error_line(capsys)
     col = spec.read_text().splitlines()[3].index(layer_type) + 1
-    assert re.match(rf"^error: {re.escape(str(spec))}:4:{col}: layers\[0\]\.type: {layer_type} layers run code", line)
+    assert re.match(
+        rf"^error: {re.escape(str(spec))}:4:{col}: layers\[0\]\.type: {layer_type} layers run code", line
+    )
     assert "--allow-unsafe" in line
 
 
@@ -106,7 +113,9 @@ def test_allow_unsafe_lets_check_through(tmp_path, capsys):
 
 def test_unsafe_callbacks_refused():
     text = SMALL + "train:\n  data: {type: sklearn, name: iris}\n  callbacks: [{type: RemoteMonitor}]\n"
-    with pytest.raises(kspec.SpecError, match=r"train\.callbacks\[0\]: callback 'RemoteMonitor' .* not allowed"):
+    with pytest.raises(
+        kspec.SpecError, match=r"train\.callbacks\[0\]: callback 'RemoteMonitor' .* not allowed"
+    ):
         kspec.loads(text, file="s.yaml")
 
 
@@ -155,7 +164,9 @@ def plugin_spec(tmp_path, monkeypatch):
     (tmp_path / f"{name}.py").write_text(PLUGIN.format(marker=str(marker)))
     monkeypatch.syspath_prepend(str(tmp_path))
     spec = tmp_path / "s.yaml"
-    spec.write_text(f"plugins: [{name}]\n" + "inputs:\n  - {name: x, shape: [4]}\nlayers:\n  - {type: Doubler}\n")
+    spec.write_text(
+        f"plugins: [{name}]\n" + "inputs:\n  - {name: x, shape: [4]}\nlayers:\n  - {type: Doubler}\n"
+    )
     yield spec, name, marker
     sys.modules.pop(name, None)
 
@@ -195,6 +206,7 @@ def test_plugin_names_must_be_module_names(module):
 
 
 # --- resource limits -------------------------------------------------------------------------
+
 
 def _bomb(levels: int = 9) -> str:
     lines = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
@@ -320,6 +332,7 @@ def test_check_reports_counts_even_over_the_limit(tmp_path, capsys, monkeypatch)
 
 # --- atomic outputs ----------------------------------------------------------------------------
 
+
 def test_atomic_write_leaves_old_file_on_failure(tmp_path):
     from kspec.report.files import atomic_path, write_text
 
@@ -351,7 +364,8 @@ def test_failed_build_keeps_existing_model_file(tmp_path, capsys, keras):
 
 TRAINABLE = SMALL.replace("units: 2}", "units: 3, activation: softmax}") + (
     "compile: {optimizer: adam, loss: sparse_categorical_crossentropy, metrics: [accuracy]}\n"
-    "train:\n  data: {type: sklearn, name: iris}\n  epochs: 1\n  batch_size: 64\n")
+    "train:\n  data: {type: sklearn, name: iris}\n  epochs: 1\n  batch_size: 64\n"
+)
 
 
 @pytest.mark.slow

@@ -53,7 +53,8 @@ def plot_curves(history: dict[str, list[Any]], path: str | os.PathLike[str], *, 
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize="small")
+        if ax.get_lines():
+            ax.legend(fontsize="small")
         if name.endswith("loss") and all(v is None or v > 0 for v in history.get(name) or []):
             values = [v for v in (history.get(name) or []) + (history.get(f"val_{name}") or []) if v]
             if values and max(values) / max(min(values), 1e-12) > 100:

@@ -25,7 +25,7 @@ table{border-collapse:collapse;font-size:.92rem}th,td{border:1px solid #d8dde6;p
 text-align:left}th{background:#f2f4f8}td.num{text-align:right;font-variant-numeric:tabular-nums}
 tr.frozen td{color:#8a6d00;background:#fffbea}
 pre{background:#f6f8fa;border:1px solid #d8dde6;padding:.8rem;overflow:auto;font-size:.85rem}
-img{max-width:100%;border:1px solid #e3e6ec;background:#fff}
+img{max-width:100%;border:1px solid #e3e6ec;background:#fff}#topology img{max-height:85vh}
 .cards{display:flex;gap:1rem;flex-wrap:wrap}.card{border:1px solid #d8dde6;border-radius:8px;
 padding:.6rem 1rem;min-width:8rem}.card .v{font-size:1.6rem;font-weight:600}.card .k{color:#5b6475}
 .note{color:#8a4b00;background:#fff4e5;border:1px solid #f0c58a;padding:.5rem .8rem;border-radius:6px}

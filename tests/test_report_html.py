@@ -14,26 +14,53 @@ import pytest
 from kspec.report.curves import metric_names, plot_curves
 from kspec.report.html import render, write_report
 
-pytestmark = pytest.mark.xdist_group("train")
-
 SECTIONS = ["metrics", "summary", "topology", "curves", "history", "spec"]
-HISTORY = {"epoch": [1, 2, 3], "loss": [0.9, 0.5, 0.3], "accuracy": [0.6, 0.8, 0.9],
-           "val_loss": [1.0, 0.6, None], "val_accuracy": [0.5, 0.7, 0.8]}
+HISTORY = {
+    "epoch": [1, 2, 3],
+    "loss": [0.9, 0.5, 0.3],
+    "accuracy": [0.6, 0.8, 0.9],
+    "val_loss": [1.0, 0.6, None],
+    "val_accuracy": [0.5, 0.7, 0.8],
+}
 
 
 def fake_run(folder, *, diagram: bool = True) -> str:
     """A run folder with every file `kspec train` writes (no Keras needed)."""
     os.makedirs(folder, exist_ok=True)
     join = lambda name: os.path.join(folder, name)  # noqa: E731
-    json.dump({"name": "tiny <run>", "api": "functional", "epochs": 3, "batch_size": 8, "status": "finished",
-               "rows": {"train": 80, "validation": 10, "test": 10}}, open(join("run.json"), "w"))
+    json.dump(
+        {
+            "name": "tiny <run>",
+            "api": "functional",
+            "epochs": 3,
+            "batch_size": 8,
+            "status": "finished",
+            "rows": {"train": 80, "validation": 10, "test": 10},
+        },
+        open(join("run.json"), "w"),
+    )
     json.dump({"loss": 0.31, "accuracy": 0.9}, open(join("metrics.json"), "w"))
     json.dump(HISTORY, open(join("history.json"), "w"))
-    json.dump({"name": "tiny", "class": "Functional", "total_params": 10, "trainable_params": 6,
-               "non_trainable_params": 4, "layers": [
-                   {"name": "frozen", "type": "Dense", "output_shape": [None, 2], "params": 4, "trainable": False},
-                   {"name": "out", "type": "Dense", "output_shape": [None, 2], "params": 6, "trainable": True}]},
-              open(join("summary.json"), "w"))
+    json.dump(
+        {
+            "name": "tiny",
+            "class": "Functional",
+            "total_params": 10,
+            "trainable_params": 6,
+            "non_trainable_params": 4,
+            "layers": [
+                {
+                    "name": "frozen",
+                    "type": "Dense",
+                    "output_shape": [None, 2],
+                    "params": 4,
+                    "trainable": False,
+                },
+                {"name": "out", "type": "Dense", "output_shape": [None, 2], "params": 6, "trainable": True},
+            ],
+        },
+        open(join("summary.json"), "w"),
+    )
     open(join("spec.yaml"), "w").write("name: tiny\ndescription: a <script>alert(1)</script> & more\n")
     plot_curves(HISTORY, join("curves.png"))
     if diagram:
@@ -61,8 +88,9 @@ def test_missing_diagram_gives_a_note_not_a_failure(tmp_path):
 
 def test_curves_pair_training_and_validation_metrics(tmp_path):
     assert metric_names(HISTORY) == ["loss", "accuracy"]
-    assert metric_names({"epoch": [1], "out_loss": [1], "loss": [1], "out_mae": [1], "learning_rate": [1]}) == \
-        ["loss", "out_loss", "out_mae"]
+    assert metric_names(
+        {"epoch": [1], "out_loss": [1], "loss": [1], "out_mae": [1], "learning_rate": [1]}
+    ) == ["loss", "out_loss", "out_mae"]
     path = tmp_path / "c.png"
     plot_curves({"epoch": [], "loss": []}, path)  # no finished epochs: still an image
     assert path.stat().st_size > 0
@@ -75,23 +103,33 @@ def chromium() -> str | None:
 def browser(args: list[str], tmp_path) -> subprocess.CompletedProcess:
     exe = chromium()
     assert exe
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",
-             f"--user-data-dir={tmp_path / 'chromium-profile'}", "--hide-scrollbars"]
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--no-first-run",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+        "--hide-scrollbars",
+    ]
     return subprocess.run([exe, *flags, *args], capture_output=True, text=True, timeout=120)
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(chromium() is None, reason="chromium is not installed "
-                    "(apt-get install --no-install-recommends chromium)")
+@pytest.mark.skipif(
+    chromium() is None, reason="chromium is not installed (apt-get install --no-install-recommends chromium)"
+)
 def test_report_of_a_real_run_renders_in_headless_chromium(tmp_path):
     import kspec
 
     spec = tmp_path / "spec.yaml"
-    spec.write_text("name: circles_report\nseed: 2\ninputs: [{name: xy, shape: [2]}]\nlayers:\n"
-                    "  - {type: Dense, name: hidden, units: 8, activation: relu}\n"
-                    "  - {type: Dense, name: out, units: 1, activation: sigmoid}\n"
-                    "compile: {optimizer: adam, loss: binary_crossentropy, metrics: [accuracy]}\n"
-                    "train: {data: {type: synthetic, name: circles, samples: 200}, epochs: 3, validation_split: 0.2}\n")
+    spec.write_text(
+        "name: circles_report\nseed: 2\ninputs: [{name: xy, shape: [2]}]\nlayers:\n"
+        "  - {type: Dense, name: hidden, units: 8, activation: relu}\n"
+        "  - {type: Dense, name: out, units: 1, activation: sigmoid}\n"
+        "compile: {optimizer: adam, loss: binary_crossentropy, metrics: [accuracy]}\n"
+        "train: {data: {type: synthetic, name: circles, samples: 200}, epochs: 3, validation_split: 0.2}\n"
+    )
     run = tmp_path / "run"
     kspec.train(spec, run, quiet=True)
     url = (run / "report.html").resolve().as_uri()

@@ -20,16 +20,30 @@ import kspec
 from conftest import ROOT
 from kspec.cli import main
 
-pytestmark = pytest.mark.xdist_group("train")
+DIGITS = pytest.mark.xdist_group("digits_run")  # tests sharing the trained digits run
 
-RUN_FILES = ["model.keras", "history.json", "metrics.json", "summary.txt", "model.png", "curves.png",
-             "report.html", "run.json", "spec.yaml"]
+RUN_FILES = [
+    "model.keras",
+    "history.json",
+    "metrics.json",
+    "summary.txt",
+    "model.png",
+    "curves.png",
+    "report.html",
+    "run.json",
+    "spec.yaml",
+]
 
 
 def small_spec(**train: object) -> str:
     """A tiny circles classifier with a frozen first layer (trains in about a second)."""
-    t = {"data": {"type": "synthetic", "name": "circles", "samples": 400, "noise": 0.05},
-         "epochs": 4, "batch_size": 32, "test_split": 0.25, **train}
+    t = {
+        "data": {"type": "synthetic", "name": "circles", "samples": 400, "noise": 0.05},
+        "epochs": 4,
+        "batch_size": 32,
+        "test_split": 0.25,
+        **train,
+    }
     return textwrap.dedent(f"""\
         name: circles_small
         api: functional
@@ -61,6 +75,7 @@ def digits_run(tmp_path_factory):
 
 
 @pytest.mark.slow
+@DIGITS
 def test_digits_mlp_learns_and_writes_the_run_folder(digits_run):
     out = digits_run.run_dir
     for name in RUN_FILES:
@@ -78,6 +93,7 @@ def test_digits_mlp_learns_and_writes_the_run_folder(digits_run):
 
 
 @pytest.mark.slow
+@DIGITS
 def test_saved_model_reloads_and_matches_keras_accuracy(digits_run, keras):
     from kspec.train.data import take
     from kspec.train.run import prepare_data
@@ -86,8 +102,9 @@ def test_saved_model_reloads_and_matches_keras_accuracy(digits_run, keras):
     arrays, _ = prepare_data(spec, kspec.resolve(spec))
     x, y = take(arrays, arrays.test)
     again = keras.models.load_model(os.path.join(digits_run.run_dir, "model.keras"), safe_mode=True)
-    np.testing.assert_allclose(again.predict(x, verbose=0), digits_run.model.predict(x, verbose=0),
-                               rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        again.predict(x, verbose=0), digits_run.model.predict(x, verbose=0), rtol=1e-6, atol=1e-6
+    )
     accuracy = float(np.mean(np.argmax(again.predict(x, verbose=0), axis=1) == y))
     assert accuracy == pytest.approx(digits_run.metrics["accuracy"], abs=1e-6)
 
@@ -120,7 +137,9 @@ def test_multi_output_losses_weights_and_metrics_by_output_name(tmp_path, keras)
     ce = keras.losses.SparseCategoricalCrossentropy()
     expected = float(ce(y["species"], pred["species"])) + 0.3 * float(ce(y["aux"], pred["aux"]))
     assert m["loss"] == pytest.approx(expected, rel=1e-4)
-    assert m["species_accuracy"] == pytest.approx(float(np.mean(np.argmax(pred["species"], 1) == y["species"])))
+    assert m["species_accuracy"] == pytest.approx(
+        float(np.mean(np.argmax(pred["species"], 1) == y["species"]))
+    )
 
 
 @pytest.mark.slow
@@ -145,8 +164,12 @@ def test_frozen_layer_weights_are_bit_identical_after_fit(tmp_path, keras):
     result = kspec.train(spec, tmp_path / "run", quiet=True)
     for b, a in zip(before.get_layer("frozen").get_weights(), result.model.get_layer("frozen").get_weights()):
         assert np.array_equal(a, b)
-    changed = [not np.array_equal(a, b) for a, b in zip(before.get_layer("hidden").get_weights(),
-                                                      result.model.get_layer("hidden").get_weights())]
+    changed = [
+        not np.array_equal(a, b)
+        for a, b in zip(
+            before.get_layer("hidden").get_weights(), result.model.get_layer("hidden").get_weights()
+        )
+    ]
     assert all(changed)
     saved = keras.models.load_model(tmp_path / "run" / "model.keras")
     for b, a in zip(before.get_layer("frozen").get_weights(), saved.get_layer("frozen").get_weights()):
@@ -155,7 +178,9 @@ def test_frozen_layer_weights_are_bit_identical_after_fit(tmp_path, keras):
 
 @pytest.mark.slow
 def test_nan_loss_stops_with_a_clear_message(tmp_path, capsys):
-    text = small_spec(epochs=3).replace("{type: Adam, learning_rate: 0.01}", "{type: SGD, learning_rate: 1.0e+30}")
+    text = small_spec(epochs=3).replace(
+        "{type: Adam, learning_rate: 0.01}", "{type: SGD, learning_rate: 1.0e+30}"
+    )
     rc = main(["train", write_spec(tmp_path, text), "-o", str(tmp_path / "run"), "--quiet"])
     err = capsys.readouterr().err
     assert rc == 1
@@ -185,8 +210,13 @@ def test_run_killed_after_epoch_2_resumes_at_epoch_3(tmp_path, capsys):
     spec = write_spec(tmp_path, small_spec(epochs=5))
     out = tmp_path / "run"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_BACKEND": "tensorflow"}
-    proc = subprocess.run([sys.executable, "-c", KILL_AFTER_EPOCH_2, "train", spec, "-o", str(out), "--quiet"],
-                          env=env, capture_output=True, text=True, timeout=180)
+    proc = subprocess.run(
+        [sys.executable, "-c", KILL_AFTER_EPOCH_2, "train", spec, "-o", str(out), "--quiet"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert proc.returncode == -9, proc.stderr
     assert json.load(open(out / "history.json"))["epoch"] == [1, 2]
     assert json.load(open(out / "backup" / "training_metadata.json"))["epoch"] == 2
@@ -253,7 +283,9 @@ def test_force_overwrites_a_run_of_another_spec(tmp_path):
     out = tmp_path / "run"
     out.mkdir()
     (out / "run.json").write_text(json.dumps({"spec_hash": "0123456789abcdef"}))
-    assert main(["train", write_spec(tmp_path, small_spec(epochs=1)), "-o", str(out), "--quiet", "--force"]) == 0
+    assert (
+        main(["train", write_spec(tmp_path, small_spec(epochs=1)), "-o", str(out), "--quiet", "--force"]) == 0
+    )
     assert json.load(open(out / "run.json"))["status"] == "finished"
 
 
@@ -261,13 +293,16 @@ def test_spec_without_train_section_and_bad_overrides_exit_2(tmp_path, capsys):
     text = small_spec().split("train:")[0]
     assert main(["train", write_spec(tmp_path, text), "-o", str(tmp_path / "r")]) == 2
     assert "train:" in capsys.readouterr().err
-    assert main(["train", write_spec(tmp_path, small_spec()), "-o", str(tmp_path / "r"), "--epochs", "0"]) == 2
+    assert (
+        main(["train", write_spec(tmp_path, small_spec()), "-o", str(tmp_path / "r"), "--epochs", "0"]) == 2
+    )
 
 
 # ------------------------------------------------------------------------------ predict, evaluate
 
 
 @pytest.mark.slow
+@DIGITS
 def test_predict_applies_the_runs_scaling_and_matches_keras(digits_run, tmp_path, capsys):
     from sklearn.datasets import load_digits
 
@@ -293,6 +328,7 @@ def test_predict_applies_the_runs_scaling_and_matches_keras(digits_run, tmp_path
 
 
 @pytest.mark.slow
+@DIGITS
 def test_evaluate_reproduces_the_test_metrics(digits_run, capsys):
     assert main(["evaluate", digits_run.run_dir, "--format", "json"]) == 0
     again = json.loads(capsys.readouterr().out)

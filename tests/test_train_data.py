@@ -14,8 +14,6 @@ from kspec.cli import main
 from kspec.errors import SpecError
 from kspec.train import data as D
 
-pytestmark = pytest.mark.xdist_group("train")
-
 TWO_IN_TWO_OUT = """\
 name: two_by_two
 seed: 4
@@ -46,8 +44,13 @@ def spec_at(tmp_path, text, name="spec.yaml"):
 def npz_for_two_by_two(path, n=64, compressed=False):
     rng = np.random.default_rng(0)
     save = np.savez_compressed if compressed else np.savez
-    save(path, feat_a=rng.normal(size=(n, 3)).astype("float32"), feat_b=rng.normal(size=(n, 2)).astype("float32"),
-         label=rng.integers(0, 3, n), value=rng.normal(size=(n, 1)).astype("float32"))
+    save(
+        path,
+        feat_a=rng.normal(size=(n, 3)).astype("float32"),
+        feat_b=rng.normal(size=(n, 2)).astype("float32"),
+        label=rng.integers(0, 3, n),
+        value=rng.normal(size=(n, 1)).astype("float32"),
+    )
 
 
 # ------------------------------------------------------------------------------ sources
@@ -63,12 +66,18 @@ def test_synthetic_sets_are_2d_binary_and_seeded(name):
     assert np.array_equal(x, again) and not np.array_equal(x, other)
 
 
-@pytest.mark.parametrize("name,rows,features", [("digits", 1797, 64), ("iris", 150, 4), ("wine", 178, 13),
-                                                ("breast_cancer", 569, 30)])
+@pytest.mark.parametrize(
+    "name,rows,features",
+    [("digits", 1797, 64), ("iris", 150, 4), ("wine", 178, 13), ("breast_cancer", 569, 30)],
+)
 def test_sklearn_sets_are_split_and_standardized_on_training_rows(name, rows, features):
-    spec = kspec.from_dict({"inputs": [{"name": "x", "shape": [features]}],
-                            "layers": [{"type": "Dense", "units": 2}],
-                            "train": {"data": {"type": "sklearn", "name": name}, "validation_split": 0.25}})
+    spec = kspec.from_dict(
+        {
+            "inputs": [{"name": "x", "shape": [features]}],
+            "layers": [{"type": "Dense", "units": 2}],
+            "train": {"data": {"type": "sklearn", "name": name}, "validation_split": 0.25},
+        }
+    )
     from kspec.train.run import prepare_data
 
     arrays, _ = prepare_data(spec, kspec.resolve(spec))
@@ -101,12 +110,15 @@ def test_npz_maps_arrays_to_inputs_and_outputs_by_name(tmp_path):
     assert arrays.x["a"].shape == (64, 3) and arrays.y["reg"].shape == (64, 1)
 
 
-@pytest.mark.parametrize("change,path,message", [
-    ("x: {a: feat_a, c: feat_b}", "train.data.x.c", "no input 'c'"),
-    ("x: {a: feat_a}", "train.data.x", "no array given for input 'b'"),
-    ("x: {a: feat_a, b: nope}", "train.data.x", "has no array 'nope'"),
-    ("x: feat_a", "train.data.x", "has 2 inputs"),
-])
+@pytest.mark.parametrize(
+    "change,path,message",
+    [
+        ("x: {a: feat_a, c: feat_b}", "train.data.x.c", "no input 'c'"),
+        ("x: {a: feat_a}", "train.data.x", "no array given for input 'b'"),
+        ("x: {a: feat_a, b: nope}", "train.data.x", "has no array 'nope'"),
+        ("x: feat_a", "train.data.x", "has 2 inputs"),
+    ],
+)
 def test_npz_mapping_errors_are_located(tmp_path, change, path, message):
     npz_for_two_by_two(tmp_path / "data.npz")
     spec = spec_at(tmp_path, TWO_IN_TWO_OUT.replace("x: {a: feat_a, b: feat_b}", change))
@@ -122,11 +134,15 @@ def test_missing_data_file_is_a_spec_error(tmp_path):
 
 
 def test_csv_features_labels_and_outputs_by_column_name(tmp_path):
-    (tmp_path / "t.csv").write_text("a.1,a.2,a.3,b.1,b.2,cls,reg\n" + "\n".join(
-        f"{i},{i + 1},{i + 2},{-i},{i * 2},{i % 3},{i / 10}" for i in range(20)) + "\n")
+    (tmp_path / "t.csv").write_text(
+        "a.1,a.2,a.3,b.1,b.2,cls,reg\n"
+        + "\n".join(f"{i},{i + 1},{i + 2},{-i},{i * 2},{i % 3},{i / 10}" for i in range(20))
+        + "\n"
+    )
     text = TWO_IN_TWO_OUT.replace(
         "{type: npz, path: data.npz, x: {a: feat_a, b: feat_b}, y: {cls: label, reg: value}}",
-        "{type: csv, path: t.csv, label: [cls, reg]}")
+        "{type: csv, path: t.csv, label: [cls, reg]}",
+    )
     spec = spec_at(tmp_path, text)
     arrays = D.load_arrays(kspec.resolve(spec), spec.train["data"], spec.base_dir)
     np.testing.assert_array_equal(arrays.x["a"][3], [3, 4, 5])
@@ -137,33 +153,48 @@ def test_csv_features_labels_and_outputs_by_column_name(tmp_path):
 
 def test_csv_bad_cell_names_row_and_column(tmp_path):
     (tmp_path / "t.csv").write_text("f1,f2,y\n1,2,0\n3,oops,1\n")
-    spec = spec_at(tmp_path, """\
+    spec = spec_at(
+        tmp_path,
+        """\
         inputs: [{name: x, shape: [2]}]
         layers: [{type: Dense, units: 1}]
         train: {data: {type: csv, path: t.csv, label: y}}
-        """)
+        """,
+    )
     with pytest.raises(SpecError, match=r"row 3, column 'f2': not a number: 'oops'"):
         D.load_arrays(kspec.resolve(spec), spec.train["data"], spec.base_dir)
 
 
 def test_features_are_reshaped_to_the_input_and_mismatches_reported():
-    spec = kspec.from_dict({"inputs": [{"name": "img", "shape": [8, 8, 1]}],
-                            "layers": [{"type": "Flatten"}, {"type": "Dense", "units": 10}],
-                            "train": {"data": {"type": "sklearn", "name": "digits"}}})
+    spec = kspec.from_dict(
+        {
+            "inputs": [{"name": "img", "shape": [8, 8, 1]}],
+            "layers": [{"type": "Flatten"}, {"type": "Dense", "units": 10}],
+            "train": {"data": {"type": "sklearn", "name": "digits"}},
+        }
+    )
     arrays = D.load_arrays(kspec.resolve(spec), spec.train["data"], ".")
     assert arrays.x["img"].shape == (1797, 8, 8, 1)
-    bad = kspec.from_dict({"inputs": [{"name": "img", "shape": [8, 8, 2]}],
-                           "layers": [{"type": "Flatten"}, {"type": "Dense", "units": 10}],
-                           "train": {"data": {"type": "sklearn", "name": "digits"}}})
+    bad = kspec.from_dict(
+        {
+            "inputs": [{"name": "img", "shape": [8, 8, 2]}],
+            "layers": [{"type": "Flatten"}, {"type": "Dense", "units": 10}],
+            "train": {"data": {"type": "sklearn", "name": "digits"}},
+        }
+    )
     with pytest.raises(SpecError, match=r"shape \[64\] per row, the input expects \[8, 8, 2\]"):
         D.load_arrays(kspec.resolve(bad), bad.train["data"], ".")
 
 
 def test_categorical_crossentropy_gets_one_hot_targets():
-    spec = kspec.from_dict({"inputs": [{"name": "x", "shape": [4]}],
-                            "layers": [{"type": "Dense", "units": 3, "activation": "softmax"}],
-                            "compile": {"loss": "categorical_crossentropy"},
-                            "train": {"data": {"type": "sklearn", "name": "iris"}}})
+    spec = kspec.from_dict(
+        {
+            "inputs": [{"name": "x", "shape": [4]}],
+            "layers": [{"type": "Dense", "units": 3, "activation": "softmax"}],
+            "compile": {"loss": "categorical_crossentropy"},
+            "train": {"data": {"type": "sklearn", "name": "iris"}},
+        }
+    )
     from kspec.train.run import prepare_data
 
     arrays, _ = prepare_data(spec, kspec.resolve(spec))
@@ -190,7 +221,9 @@ def test_large_data_is_gathered_batch_by_batch_with_the_same_rows(tmp_path, monk
         for key in ("cls", "reg"):
             np.testing.assert_array_equal(ys[key], yl[key])
     shuffled = np.concatenate([b[0]["a"] for b in D.make_dataset(arrays, index, 16, shuffle=True, seed=3)])
-    np.testing.assert_array_equal(np.sort(shuffled, axis=0), np.sort(np.asarray(arrays.x["a"][index]), axis=0))
+    np.testing.assert_array_equal(
+        np.sort(shuffled, axis=0), np.sort(np.asarray(arrays.x["a"][index]), axis=0)
+    )
 
 
 @pytest.mark.slow
@@ -214,8 +247,10 @@ def test_keras_dataset_offline_is_one_clear_line(tmp_path, capsys, monkeypatch, 
 
     monkeypatch.setattr(keras.datasets.mnist, "load_data", offline)
     path = tmp_path / "mnist.yaml"
-    path.write_text("inputs: [{name: x, shape: [28, 28]}]\nlayers: [{type: Flatten}, {type: Dense, units: 10}]\n"
-                    "compile: {loss: sparse_categorical_crossentropy}\ntrain: {data: {type: keras, name: mnist}}\n")
+    path.write_text(
+        "inputs: [{name: x, shape: [28, 28]}]\nlayers: [{type: Flatten}, {type: Dense, units: 10}]\n"
+        "compile: {loss: sparse_categorical_crossentropy}\ntrain: {data: {type: keras, name: mnist}}\n"
+    )
     assert main(["train", str(path), "-o", str(tmp_path / "run"), "--quiet"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "cannot load keras dataset 'mnist'" in err and "offline" in err
@@ -228,14 +263,31 @@ def test_keras_dataset_offline_is_one_clear_line(tmp_path, capsys, monkeypatch, 
 def test_compile_arguments_from_the_spec(keras):
     from kspec.train.compile import compile_kwargs
 
-    spec = kspec.from_dict({
-        "inputs": [{"name": "x", "shape": [4]}],
-        "layers": [{"type": "Dense", "name": "p", "units": 3}, {"type": "Dense", "name": "q", "inputs": "x", "units": 1}],
-        "outputs": ["p", "q"],
-        "compile": {"optimizer": {"type": "SGD", "momentum": 0.9, "learning_rate": {
-            "type": "ExponentialDecay", "initial_learning_rate": 0.1, "decay_steps": 10, "decay_rate": 0.5}},
-            "loss": ["mse", {"type": "Huber", "delta": 2.0}], "loss_weights": [1.0, 0.5],
-            "metrics": ["mae"]}})
+    spec = kspec.from_dict(
+        {
+            "inputs": [{"name": "x", "shape": [4]}],
+            "layers": [
+                {"type": "Dense", "name": "p", "units": 3},
+                {"type": "Dense", "name": "q", "inputs": "x", "units": 1},
+            ],
+            "outputs": ["p", "q"],
+            "compile": {
+                "optimizer": {
+                    "type": "SGD",
+                    "momentum": 0.9,
+                    "learning_rate": {
+                        "type": "ExponentialDecay",
+                        "initial_learning_rate": 0.1,
+                        "decay_steps": 10,
+                        "decay_rate": 0.5,
+                    },
+                },
+                "loss": ["mse", {"type": "Huber", "delta": 2.0}],
+                "loss_weights": [1.0, 0.5],
+                "metrics": ["mae"],
+            },
+        }
+    )
     kw = compile_kwargs(kspec.resolve(spec), spec.compile)
     opt = kw["optimizer"]
     assert isinstance(opt, keras.optimizers.SGD) and opt.momentum == 0.9
@@ -248,17 +300,29 @@ def test_compile_arguments_from_the_spec(keras):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("compile_cfg,path,message", [
-    ({"loss": {"nope": "mse"}}, "compile.loss.nope", "no output 'nope'"),
-    ({"loss": "mse", "optimizer": {"type": "Adam", "learning_rat": 0.1}}, "compile.optimizer", "learning_rat"),
-    ({"loss": "mse", "loss_weights": [1.0, 2.0]}, "compile.loss_weights", "2 weights for 1 outputs"),
-    ({"optimizer": "adam"}, "compile", "training needs a loss"),
-])
+@pytest.mark.parametrize(
+    "compile_cfg,path,message",
+    [
+        ({"loss": {"nope": "mse"}}, "compile.loss.nope", "no output 'nope'"),
+        (
+            {"loss": "mse", "optimizer": {"type": "Adam", "learning_rat": 0.1}},
+            "compile.optimizer",
+            "learning_rat",
+        ),
+        ({"loss": "mse", "loss_weights": [1.0, 2.0]}, "compile.loss_weights", "2 weights for 1 outputs"),
+        ({"optimizer": "adam"}, "compile", "training needs a loss"),
+    ],
+)
 def test_compile_errors_are_located(compile_cfg, path, message, keras):
     from kspec.train.compile import compile_kwargs
 
-    spec = kspec.from_dict({"inputs": [{"name": "x", "shape": [4]}], "layers": [{"type": "Dense", "units": 1}],
-                            "compile": compile_cfg})
+    spec = kspec.from_dict(
+        {
+            "inputs": [{"name": "x", "shape": [4]}],
+            "layers": [{"type": "Dense", "units": 1}],
+            "compile": compile_cfg,
+        }
+    )
     with pytest.raises(SpecError) as err:
         compile_kwargs(kspec.resolve(spec), spec.compile)
     assert path in str(err.value) and message in str(err.value)

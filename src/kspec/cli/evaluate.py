@@ -7,11 +7,13 @@ import argparse
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "evaluate", help="evaluate a trained run on its test split",
+        "evaluate",
+        help="evaluate a trained run on its test split",
         description="Load RUN_DIR/model.keras, rebuild the held-out test split from RUN_DIR/spec.yaml "
-                    "(same seed, same rows) and print `model.evaluate` by metric name.",
+        "(same seed, same rows) and print `model.evaluate` by metric name.",
         epilog="example:\n  kspec evaluate runs/digits --format json",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by `kspec train`")
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.add_argument("--batch-size", type=int, metavar="N")

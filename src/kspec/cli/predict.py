@@ -7,17 +7,24 @@ import argparse
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "predict", help="predict with a trained run's model",
+        "predict",
+        help="predict with a trained run's model",
         description="Load RUN_DIR/model.keras and predict for the features in FILE (.npz: arrays named "
-                    "after the model inputs, or `x`; .csv: a header row, all columns are features). "
-                    "The run's feature standardization is applied. The output .npz has one array per "
-                    "model output, named after it.",
+        "after the model inputs, or `x`; .csv: a header row, all columns are features). "
+        "The run's feature standardization is applied. The output .npz has one array per "
+        "model output, named after it.",
         epilog="example:\n  kspec predict runs/digits --input new.npz -o predictions.npz",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by `kspec train`")
     p.add_argument("--input", required=True, metavar="FILE", help="features, .npz or .csv")
-    p.add_argument("-o", "--out", default="predictions.npz", metavar="FILE.npz",
-                   help="where to write the predictions (default: predictions.npz)")
+    p.add_argument(
+        "-o",
+        "--out",
+        default="predictions.npz",
+        metavar="FILE.npz",
+        help="where to write the predictions (default: predictions.npz)",
+    )
     p.add_argument("--batch-size", type=int, default=256, metavar="N")
     p.set_defaults(run=run)
 

@@ -47,8 +47,14 @@ def plot_curves(history: dict[str, list[Any]], path: str | os.PathLike[str], *, 
                 continue
             pts = [(e, v) for e, v in zip(epochs, values) if v is not None]
             if pts:
-                ax.plot([p[0] for p in pts], [p[1] for p in pts], style, marker="o" if len(pts) < 30 else None,
-                        markersize=3, label=label)
+                ax.plot(
+                    [p[0] for p in pts],
+                    [p[1] for p in pts],
+                    style,
+                    marker="o" if len(pts) < 30 else None,
+                    markersize=3,
+                    label=label,
+                )
         ax.set_title(name)
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))

@@ -80,8 +80,11 @@ def _shape(shape: Any) -> str:
 def _metrics(metrics: Any) -> str:
     if not metrics:
         return '<p class="note">No test split was evaluated (train.test_split is 0).</p>'
-    cards = "".join(f'<div class="card"><div class="v">{html.escape(_fmt(v))}</div>'
-                    f'<div class="k">{html.escape(k)}</div></div>' for k, v in metrics.items())
+    cards = "".join(
+        f'<div class="card"><div class="v">{html.escape(_fmt(v))}</div>'
+        f'<div class="k">{html.escape(k)}</div></div>'
+        for k, v in metrics.items()
+    )
     return f'<div class="cards">{cards}</div>'
 
 
@@ -91,13 +94,19 @@ def _summary(summary: Any, text: str | None) -> str:
     rows = []
     for r in summary.get("layers", []):
         cls = ' class="frozen"' if not r.get("trainable", True) else ""
-        rows.append(f"<tr{cls}><td>{html.escape(r['name'])}</td><td>{html.escape(r['type'])}</td>"
-                    f"<td>{html.escape(_shape(r.get('output_shape')))}</td>"
-                    f"<td class=num>{r['params']:,}</td><td>{'yes' if r.get('trainable', True) else 'no'}</td></tr>")
-    totals = (f"<p>Total params: <b>{summary['total_params']:,}</b> &middot; trainable: "
-              f"{summary['trainable_params']:,} &middot; non-trainable: {summary['non_trainable_params']:,}</p>")
-    return ("<table><thead><tr><th>Layer</th><th>Type</th><th>Output shape</th><th>Params</th>"
-            f"<th>Trainable</th></tr></thead><tbody>{''.join(rows)}</tbody></table>{totals}")
+        rows.append(
+            f"<tr{cls}><td>{html.escape(r['name'])}</td><td>{html.escape(r['type'])}</td>"
+            f"<td>{html.escape(_shape(r.get('output_shape')))}</td>"
+            f"<td class=num>{r['params']:,}</td><td>{'yes' if r.get('trainable', True) else 'no'}</td></tr>"
+        )
+    totals = (
+        f"<p>Total params: <b>{summary['total_params']:,}</b> &middot; trainable: "
+        f"{summary['trainable_params']:,} &middot; non-trainable: {summary['non_trainable_params']:,}</p>"
+    )
+    return (
+        "<table><thead><tr><th>Layer</th><th>Type</th><th>Output shape</th><th>Params</th>"
+        f"<th>Trainable</th></tr></thead><tbody>{''.join(rows)}</tbody></table>{totals}"
+    )
 
 
 def _history(history: Any) -> str:
@@ -107,8 +116,10 @@ def _history(history: Any) -> str:
     head = "".join(f"<th>{html.escape(k)}</th>" for k in ["epoch", *keys])
     body = []
     for i, epoch in enumerate(history["epoch"]):
-        cells = "".join(f"<td class=num>{html.escape(_fmt(history[k][i] if i < len(history[k]) else None))}</td>"
-                        for k in keys)
+        cells = "".join(
+            f"<td class=num>{html.escape(_fmt(history[k][i] if i < len(history[k]) else None))}</td>"
+            for k in keys
+        )
         body.append(f"<tr><td class=num>{epoch}</td>{cells}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
@@ -124,10 +135,12 @@ def render(run_dir: str) -> str:
         topology = f'<p class="note">{html.escape(note.strip())}</p>'
     curves = _image(join("curves.png"), "training curves") or '<p class="note">no curves were drawn</p>'
     rows = run.get("rows") or {}
-    sub = (f"API: {html.escape(str(run.get('api', '?')))} &middot; epochs: "
-           f"{html.escape(str(run.get('finished_epochs', run.get('epochs', '?'))))} &middot; batch size: "
-           f"{html.escape(str(run.get('batch_size', '?')))} &middot; rows: train {rows.get('train', '?')}, "
-           f"validation {rows.get('validation', '?')}, test {rows.get('test', '?')}")
+    sub = (
+        f"API: {html.escape(str(run.get('api', '?')))} &middot; epochs: "
+        f"{html.escape(str(run.get('finished_epochs', run.get('epochs', '?'))))} &middot; batch size: "
+        f"{html.escape(str(run.get('batch_size', '?')))} &middot; rows: train {rows.get('train', '?')}, "
+        f"validation {rows.get('validation', '?')}, test {rows.get('test', '?')}"
+    )
     if run.get("initial_epoch"):
         sub += f" &middot; resumed at epoch {int(run['initial_epoch']) + 1}"
     sections = [
@@ -138,11 +151,15 @@ def render(run_dir: str) -> str:
         ("history", "History", _history(_json(join("history.json")))),
         ("spec", "Spec", f"<pre>{html.escape(_read(join('spec.yaml')) or '')}</pre>"),
     ]
-    body = "".join(f'<section id="{sid}"><h2>{title}</h2>{content}</section>' for sid, title, content in sections)
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>kspec run: {html.escape(name)}</title><style>{_CSS}</style></head>"
-            f"<body><h1>{html.escape(name)}</h1><p class=\"sub\">{sub}</p>{body}"
-            f"<script>{_SCRIPT}</script></body></html>\n")
+    body = "".join(
+        f'<section id="{sid}"><h2>{title}</h2>{content}</section>' for sid, title, content in sections
+    )
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>kspec run: {html.escape(name)}</title><style>{_CSS}</style></head>"
+        f'<body><h1>{html.escape(name)}</h1><p class="sub">{sub}</p>{body}'
+        f"<script>{_SCRIPT}</script></body></html>\n"
+    )
 
 
 def write_report(run_dir: str) -> str:

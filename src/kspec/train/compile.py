@@ -40,8 +40,9 @@ def _per_output(graph: Graph, value: Any, path: tuple[Any, ...], convert: Any) -
     if isinstance(value, dict) and "type" not in value:
         for key in value:
             if key not in outputs:
-                raise graph.spec.error(path + (key,), f"the model has no output {key!r}; "
-                                       f"its outputs are {', '.join(outputs)}")
+                raise graph.spec.error(
+                    path + (key,), f"the model has no output {key!r}; its outputs are {', '.join(outputs)}"
+                )
         return {k: convert(v) for k, v in value.items()}
     return convert(value)
 
@@ -77,8 +78,11 @@ def compile_kwargs(graph: Graph, compile_cfg: dict[str, Any] | None) -> dict[str
     spec = graph.spec
     cfg = dict(compile_cfg or {})
     if cfg.get("loss") is None:
-        raise spec.error(("compile",) if compile_cfg else (), "training needs a loss: add "
-                         "`compile: {loss: sparse_categorical_crossentropy}` (or another Keras loss)")
+        raise spec.error(
+            ("compile",) if compile_cfg else (),
+            "training needs a loss: add "
+            "`compile: {loss: sparse_categorical_crossentropy}` (or another Keras loss)",
+        )
     outputs = list(graph.outputs)
     loss = cfg["loss"]
     if isinstance(loss, list):
@@ -86,29 +90,41 @@ def compile_kwargs(graph: Graph, compile_cfg: dict[str, Any] | None) -> dict[str
             raise spec.error(("compile", "loss"), f"{len(loss)} losses for {len(outputs)} outputs")
         loss = dict(zip(outputs, loss)) if len(outputs) > 1 else loss[0]
     kwargs: dict[str, Any] = {
-        "optimizer": _guarded(graph, ("compile", "optimizer"), lambda: optimizer(cfg.get("optimizer", "adam"))),
-        "loss": _guarded(graph, ("compile", "loss"), lambda: _per_output(
-            graph, loss, ("compile", "loss"), lambda v: _object(keras.losses, v))),
+        "optimizer": _guarded(
+            graph, ("compile", "optimizer"), lambda: optimizer(cfg.get("optimizer", "adam"))
+        ),
+        "loss": _guarded(
+            graph,
+            ("compile", "loss"),
+            lambda: _per_output(graph, loss, ("compile", "loss"), lambda v: _object(keras.losses, v)),
+        ),
     }
     metrics = cfg.get("metrics")
     if metrics is not None:
+
         def metric_list(v: Any) -> Any:
             items = v if isinstance(v, list) else [v]
             return [_object(keras.metrics, m) for m in items if m is not None]
 
         if isinstance(metrics, dict) and "type" not in metrics:
-            kwargs["metrics"] = _guarded(graph, ("compile", "metrics"), lambda: _per_output(
-                graph, metrics, ("compile", "metrics"), metric_list))
+            kwargs["metrics"] = _guarded(
+                graph,
+                ("compile", "metrics"),
+                lambda: _per_output(graph, metrics, ("compile", "metrics"), metric_list),
+            )
         elif len(outputs) > 1:  # the same metrics for every output
-            kwargs["metrics"] = _guarded(graph, ("compile", "metrics"),
-                                         lambda: {o: metric_list(metrics) for o in outputs})
+            kwargs["metrics"] = _guarded(
+                graph, ("compile", "metrics"), lambda: {o: metric_list(metrics) for o in outputs}
+            )
         else:
             kwargs["metrics"] = _guarded(graph, ("compile", "metrics"), lambda: metric_list(metrics))
     weights = cfg.get("loss_weights")
     if weights is not None:
         if isinstance(weights, list):
             if len(weights) != len(outputs):
-                raise spec.error(("compile", "loss_weights"), f"{len(weights)} weights for {len(outputs)} outputs")
+                raise spec.error(
+                    ("compile", "loss_weights"), f"{len(weights)} weights for {len(outputs)} outputs"
+                )
             weights = dict(zip(outputs, weights)) if len(outputs) > 1 else weights
         else:
             weights = _per_output(graph, weights, ("compile", "loss_weights"), float)

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from kspec.errors import KspecRuntimeError, SpecError
+from kspec.errors import KspecRuntimeError
 from kspec.graph.resolve import Graph
 
 # Arrays smaller than this are gathered into memory and sliced by tf.data; larger ones
@@ -58,7 +58,9 @@ def _sklearn(cfg: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(bunch.data, dtype=np.float32), np.asarray(bunch.target, dtype=np.int64)
 
 
-def synthetic(name: str, samples: int = 1000, noise: float = 0.1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def synthetic(
+    name: str, samples: int = 1000, noise: float = 0.1, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """TensorFlow-Playground-style 2D sets, coordinates in about [-1, 1], labels 0/1.
 
     `noise` is in the same units as the coordinates (0.1 = a tenth of the data radius).
@@ -179,15 +181,20 @@ def _by_name(value: Any, names: list[str], what: str, err: Any, key: str) -> dic
     if isinstance(value, dict):
         unknown = [k for k in value if k not in names]
         if unknown:
-            raise err(DATA_PATH + (key, unknown[0]), f"the model has no {what} {unknown[0]!r}; "
-                      f"its {what}s are {', '.join(names)}")
+            raise err(
+                DATA_PATH + (key, unknown[0]),
+                f"the model has no {what} {unknown[0]!r}; its {what}s are {', '.join(names)}",
+            )
         missing = [n for n in names if n not in value]
         if missing:
             raise err(DATA_PATH + (key,), f"no array given for {what} {missing[0]!r}")
         return dict(value)
     if what == "input" and len(names) > 1:
-        raise err(DATA_PATH + (key,), f"the model has {len(names)} inputs ({', '.join(names)}); "
-                  "map each to an array: {input_name: array_name, ...}")
+        raise err(
+            DATA_PATH + (key,),
+            f"the model has {len(names)} inputs ({', '.join(names)}); "
+            "map each to an array: {input_name: array_name, ...}",
+        )
     return {n: value for n in names}  # one target array feeds every output (auxiliary heads)
 
 
@@ -201,12 +208,17 @@ def load_arrays(graph: Graph, data: dict[str, Any], spec_dir: str) -> Arrays:
     fixed_test = None
     if kind in ("sklearn", "synthetic"):
         if len(in_names) > 1:
-            raise err(DATA_PATH, f"{kind} data has one feature table but the model has "
-                      f"{len(in_names)} inputs; use npz or csv data mapped by input name")
+            raise err(
+                DATA_PATH,
+                f"{kind} data has one feature table but the model has "
+                f"{len(in_names)} inputs; use npz or csv data mapped by input name",
+            )
         if kind == "sklearn":
             x, y = _sklearn(data)
         else:
-            x, y = synthetic(data["name"], data.get("samples", 1000), data.get("noise", 0.1), data.get("seed", 0))
+            x, y = synthetic(
+                data["name"], data.get("samples", 1000), data.get("noise", 0.1), data.get("seed", 0)
+            )
         arrays = Arrays(x={in_names[0]: x}, y={o: y for o in out_names})
     elif kind == "npz":
         path = _resolve_path(spec_dir, data["path"])
@@ -221,14 +233,21 @@ def load_arrays(graph: Graph, data: dict[str, Any], spec_dir: str) -> Arrays:
         for key, mapping in (("x", x_map), ("y", y_map)):
             for array in mapping.values():
                 if array not in stored:
-                    raise err(DATA_PATH + (key,), f"{os.path.basename(path)} has no array {array!r}; "
-                              f"it has {', '.join(sorted(stored)) or 'none'}")
-        arrays = Arrays(x={k: stored[v] for k, v in x_map.items()}, y={k: stored[v] for k, v in y_map.items()})
+                    raise err(
+                        DATA_PATH + (key,),
+                        f"{os.path.basename(path)} has no array {array!r}; "
+                        f"it has {', '.join(sorted(stored)) or 'none'}",
+                    )
+        arrays = Arrays(
+            x={k: stored[v] for k, v in x_map.items()}, y={k: stored[v] for k, v in y_map.items()}
+        )
     elif kind == "csv":
         arrays = _csv(data, spec_dir, in_names, out_names, err)
     elif kind == "keras":
         if len(in_names) > 1:
-            raise err(DATA_PATH, f"keras datasets have one feature array but the model has {len(in_names)} inputs")
+            raise err(
+                DATA_PATH, f"keras datasets have one feature array but the model has {len(in_names)} inputs"
+            )
         x, y, fixed_test = _keras_dataset(data)
         arrays = Arrays(x={in_names[0]: x}, y={o: y for o in out_names})
     else:  # pragma: no cover
@@ -250,7 +269,9 @@ def _csv(data: dict[str, Any], spec_dir: str, in_names: list[str], out_names: li
     labels = data["label"] if isinstance(data["label"], list) else [data["label"]]
     for col in labels + list(data.get("features") or []):
         if col not in header:
-            raise err(DATA_PATH, f"{os.path.basename(path)} has no column {col!r}; it has {', '.join(header)}")
+            raise err(
+                DATA_PATH, f"{os.path.basename(path)} has no column {col!r}; it has {', '.join(header)}"
+            )
     features = data.get("features") or [h for h in header if h not in labels]
     col = {h: i for i, h in enumerate(header)}
     # Targets: one label column per output by name, else in order, else one column for all.
@@ -272,8 +293,11 @@ def _csv(data: dict[str, Any], spec_dir: str, in_names: list[str], out_names: li
         for name in in_names:
             cols = [f for f in features if f == name or f.startswith(name + ".")]
             if not cols:
-                raise err(DATA_PATH, f"no column for input {name!r}: with several inputs, name the "
-                          f"columns `{name}` or `{name}.<anything>`")
+                raise err(
+                    DATA_PATH,
+                    f"no column for input {name!r}: with several inputs, name the "
+                    f"columns `{name}` or `{name}.<anything>`",
+                )
             x[name] = table[:, [col[f] for f in cols]]
     return Arrays(x=x, y=y)
 
@@ -288,11 +312,15 @@ def _keras_dataset(data: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.nda
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise KspecRuntimeError(
             f"cannot load keras dataset {name!r} (it downloads on first use; offline?): {reason}. "
-            "Use `type: npz` with a local copy instead") from None
+            "Use `type: npz` with a local copy instead"
+        ) from None
     x = np.concatenate([x_tr, x_te]).astype(np.float32)
-    y = np.concatenate([np.asarray(y_tr).reshape(len(y_tr), -1).squeeze(-1) if np.asarray(y_tr).ndim > 1
-                        else y_tr, np.asarray(y_te).reshape(len(y_te), -1).squeeze(-1)
-                        if np.asarray(y_te).ndim > 1 else y_te])
+    y = np.concatenate(
+        [
+            np.asarray(y_tr).reshape(len(y_tr), -1).squeeze(-1) if np.asarray(y_tr).ndim > 1 else y_tr,
+            np.asarray(y_te).reshape(len(y_te), -1).squeeze(-1) if np.asarray(y_te).ndim > 1 else y_te,
+        ]
+    )
     if data.get("normalize", True) and name != "boston_housing":
         x /= 255.0
     test = np.arange(len(x_tr), len(x), dtype=np.int64)
@@ -300,7 +328,9 @@ def _keras_dataset(data: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.nda
 
 
 def _check_lengths(arrays: Arrays, err: Any) -> None:
-    lengths = {f"x[{k}]": len(v) for k, v in arrays.x.items()} | {f"y[{k}]": len(v) for k, v in arrays.y.items()}
+    lengths = {f"x[{k}]": len(v) for k, v in arrays.x.items()} | {
+        f"y[{k}]": len(v) for k, v in arrays.y.items()
+    }
     if len(set(lengths.values())) > 1:
         raise err(DATA_PATH, "arrays differ in length: " + ", ".join(f"{k}={v}" for k, v in lengths.items()))
     if not lengths or next(iter(lengths.values())) == 0:
@@ -311,14 +341,17 @@ def _fit_shapes(graph: Graph, arrays: Arrays, err: Any) -> None:
     """Reshape features to each input's shape when only the layout differs."""
     for inp in graph.inputs:
         arr = arrays.x[inp.name]
-        want = tuple(inp.shape)
+        want: tuple[Any, ...] = tuple(inp.shape)
         if arr.shape[1:] == want or (None in want and len(want) == arr.ndim - 1):
             continue
         if None not in want and int(np.prod(want)) == int(np.prod(arr.shape[1:])):
             arrays.x[inp.name] = arr.reshape((len(arr), *want))
             continue
-        raise err(DATA_PATH, f"features for input {inp.name!r} have shape {list(arr.shape[1:])} per row, "
-                  f"the input expects {list(want)}")
+        raise err(
+            DATA_PATH,
+            f"features for input {inp.name!r} have shape {list(arr.shape[1:])} per row, "
+            f"the input expects {list(want)}",
+        )
 
 
 # ---------------------------------------------------------------------------------- labels
@@ -341,8 +374,11 @@ def prepare_targets(graph: Graph, arrays: Arrays, loss_for: dict[str, Any]) -> N
                 continue
             k = int(units) if isinstance(units, int) else int(y.max()) + 1
             if y.min() < 0 or y.max() >= k:
-                raise graph.spec.error(("compile", "loss"), f"labels for output {out!r} run from "
-                                       f"{int(y.min())} to {int(y.max())} but the output has {k} units")
+                raise graph.spec.error(
+                    ("compile", "loss"),
+                    f"labels for output {out!r} run from "
+                    f"{int(y.min())} to {int(y.max())} but the output has {k} units",
+                )
             arrays.y[out] = np.eye(k, dtype=np.float32)[y]
         elif y.ndim == 1 and shape is not None and len(shape) == 2 and units == 1:
             arrays.y[out] = y.astype(np.float32).reshape(-1, 1)
@@ -365,8 +401,9 @@ def split(arrays: Arrays, test_split: float, validation_split: float, seed: int)
     n_val = int(round(len(rest) * validation_split))
     arrays.val, arrays.train, arrays.test = np.sort(rest[:n_val]), np.sort(rest[n_val:]), np.asarray(test)
     if len(arrays.train) == 0:
-        raise KspecRuntimeError(f"no training rows left: {n} rows, test_split={test_split}, "
-                                f"validation_split={validation_split}")
+        raise KspecRuntimeError(
+            f"no training rows left: {n} rows, test_split={test_split}, validation_split={validation_split}"
+        )
 
 
 def standardize(arrays: Arrays) -> None:
@@ -395,12 +432,15 @@ def _structure(values: dict[str, Any]) -> Any:
 
 def take(arrays: Arrays, index: np.ndarray) -> tuple[Any, Any]:
     """Rows `index` as (x, y) in the structure Keras expects (array, or dict by name)."""
-    return (_structure({k: np.asarray(v[index]) for k, v in arrays.x.items()}),
-            _structure({k: np.asarray(v[index]) for k, v in arrays.y.items()}))
+    return (
+        _structure({k: np.asarray(v[index]) for k, v in arrays.x.items()}),
+        _structure({k: np.asarray(v[index]) for k, v in arrays.y.items()}),
+    )
 
 
-def make_dataset(arrays: Arrays, index: np.ndarray, batch_size: int, *, shuffle: bool = False,
-                 seed: int = 0) -> Any:
+def make_dataset(
+    arrays: Arrays, index: np.ndarray, batch_size: int, *, shuffle: bool = False, seed: int = 0
+) -> Any:
     """A batched, prefetched `tf.data.Dataset` over rows `index`.
 
     Small data is gathered once and sliced; large (memory-mapped) data is gathered batch by
@@ -408,8 +448,10 @@ def make_dataset(arrays: Arrays, index: np.ndarray, batch_size: int, *, shuffle:
     """
     import tensorflow as tf
 
-    nbytes = sum(v.dtype.itemsize * int(np.prod(v.shape[1:])) * len(index)
-                 for v in [*arrays.x.values(), *arrays.y.values()])
+    nbytes = sum(
+        v.dtype.itemsize * int(np.prod(v.shape[1:])) * len(index)
+        for v in [*arrays.x.values(), *arrays.y.values()]
+    )
     if nbytes <= IN_MEMORY_BYTES:
         ds = tf.data.Dataset.from_tensor_slices(take(arrays, index))
         if shuffle:
@@ -428,7 +470,7 @@ def make_dataset(arrays: Arrays, index: np.ndarray, batch_size: int, *, shuffle:
         for tensor, a in zip(out, flat):
             tensor.set_shape([None, *a.shape[1:]])
         xs = dict(zip(x_names, out[: len(x_names)]))
-        ys = dict(zip(y_names, out[len(x_names):]))
+        ys = dict(zip(y_names, out[len(x_names) :]))
         return _structure(xs), _structure(ys)
 
     ds = tf.data.Dataset.from_tensor_slices(np.asarray(index, dtype=np.int64))
@@ -445,8 +487,10 @@ def load_input_file(path: str, input_names: list[str]) -> dict[str, np.ndarray]:
             return {n: stored[n] for n in input_names}
         if len(input_names) == 1 and ("x" in stored or len(stored) == 1):
             return {input_names[0]: stored["x"] if "x" in stored else next(iter(stored.values()))}
-        raise KspecRuntimeError(f"{path} has arrays {', '.join(sorted(stored))}; expected "
-                                f"{', '.join(input_names)}" + (" or x" if len(input_names) == 1 else ""))
+        raise KspecRuntimeError(
+            f"{path} has arrays {', '.join(sorted(stored))}; expected "
+            f"{', '.join(input_names)}" + (" or x" if len(input_names) == 1 else "")
+        )
     if path.endswith(".csv"):
         try:
             header, table = read_csv(path)

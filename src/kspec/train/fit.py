@@ -19,8 +19,12 @@ from kspec.errors import KspecRuntimeError
 from kspec.report.files import write_text
 
 # Callback arguments that name a file or folder: relative paths are inside the run folder.
-_PATH_ARGS = {"ModelCheckpoint": "filepath", "CSVLogger": "filename", "TensorBoard": "log_dir",
-              "BackupAndRestore": "backup_dir"}
+_PATH_ARGS = {
+    "ModelCheckpoint": "filepath",
+    "CSVLogger": "filename",
+    "TensorBoard": "log_dir",
+    "BackupAndRestore": "backup_dir",
+}
 
 
 def load_history(path: str) -> dict[str, list[Any]]:
@@ -66,11 +70,16 @@ class HistoryLog(keras.callbacks.Callback):
         self.initial_epoch = epoch
         old = self.history
         keep = [i for i, e in enumerate(old["epoch"]) if e <= epoch]
-        self.history = {k: [v[i] for i in keep if i < len(v)] for k, v in old.items()} if keep else {"epoch": []}
+        self.history = (
+            {k: [v[i] for i in keep if i < len(v)] for k, v in old.items()} if keep else {"epoch": []}
+        )
         if epoch and not self.quiet:
-            print(f"kspec: resuming at epoch {epoch + 1} "
-                  f"(epochs 1-{epoch} restored from {os.path.dirname(self.path)}/backup)",
-                  file=sys.stderr, flush=True)
+            print(
+                f"kspec: resuming at epoch {epoch + 1} "
+                f"(epochs 1-{epoch} restored from {os.path.dirname(self.path)}/backup)",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
         logs = dict(logs or {})
@@ -130,7 +139,8 @@ def check_finite(history: dict[str, list[Any]], log: HistoryLog) -> None:
     if bad_epoch is not None:
         raise KspecRuntimeError(
             f"the loss became NaN at epoch {bad_epoch}; training stopped (TerminateOnNaN). "
-            "Try a lower learning rate, scaled inputs, or a loss that matches the output activation")
+            "Try a lower learning rate, scaled inputs, or a loss that matches the output activation"
+        )
 
 
 class NanWatch(keras.callbacks.Callback):

@@ -29,8 +29,19 @@ from kspec.report.files import write_text
 from kspec.spec.model import CompileModel, TrainModel
 from kspec.spec.validate import Spec
 
-RUN_FILES = ("model.keras", "history.json", "metrics.json", "summary.txt", "summary.json", "model.png",
-             "curves.png", "report.html", "run.json", "spec.yaml", "diagram_note.txt")
+RUN_FILES = (
+    "model.keras",
+    "history.json",
+    "metrics.json",
+    "summary.txt",
+    "summary.json",
+    "model.png",
+    "curves.png",
+    "report.html",
+    "run.json",
+    "spec.yaml",
+    "diagram_note.txt",
+)
 
 
 @dataclass
@@ -76,13 +87,18 @@ def _prepare_run_dir(run_dir: str, spec: Spec, digest: str, api: str, force: boo
         return
     if previous is None:
         if os.path.isdir(run_dir) and os.listdir(run_dir):
-            raise SpecError("is not empty and holds no kspec run (no run.json); choose another -o "
-                            "or pass --force to write into it", file=run_dir)
+            raise SpecError(
+                "is not empty and holds no kspec run (no run.json); choose another -o "
+                "or pass --force to write into it",
+                file=run_dir,
+            )
         return
     if previous.get("spec_hash") != digest:
-        raise SpecError(f"holds a run of another spec ({previous.get('spec_file') or previous.get('name')}, "
-                        f"hash {previous.get('spec_hash')}); pass --force to overwrite it, or choose another -o",
-                        file=run_dir)
+        raise SpecError(
+            f"holds a run of another spec ({previous.get('spec_file') or previous.get('name')}, "
+            f"hash {previous.get('spec_hash')}); pass --force to overwrite it, or choose another -o",
+            file=run_dir,
+        )
     if previous.get("api") != api and os.path.isdir(backup):
         shutil.rmtree(backup)  # a backup of another API's model cannot be restored into this one
 
@@ -109,7 +125,7 @@ def prepare_data(spec: Spec, graph: Any, spec_dir: str | None = None) -> tuple[A
     from kspec.train.compile import loss_by_output
 
     train_cfg = TrainModel.model_validate(spec.train)
-    raw = spec.train["data"]
+    raw = (spec.train or {})["data"]
     arrays = D.load_arrays(graph, raw, spec_dir or spec.base_dir)
     D.split(arrays, train_cfg.test_split, train_cfg.validation_split, _seed(spec, train_cfg))
     if raw["type"] == "sklearn" and raw.get("scale", True):
@@ -118,9 +134,16 @@ def prepare_data(spec: Spec, graph: Any, spec_dir: str | None = None) -> tuple[A
     return arrays, train_cfg
 
 
-def train(spec: Spec | str | os.PathLike[str], out_dir: str | os.PathLike[str], *, epochs: int | None = None,
-          batch_size: int | None = None, api: str | None = None, quiet: bool = False,
-          force: bool = False) -> TrainResult:
+def train(
+    spec: Spec | str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    api: str | None = None,
+    quiet: bool = False,
+    force: bool = False,
+) -> TrainResult:
     """Compile, fit and evaluate `spec`, writing the run folder `out_dir`.
 
     Args:
@@ -167,11 +190,19 @@ def train(spec: Spec | str | os.PathLike[str], out_dir: str | os.PathLike[str], 
 
     os.makedirs(run_dir, exist_ok=True)
     run_info: dict[str, Any] = {
-        "kspec_version": kspec.__version__, "name": spec.name, "spec_file": os.path.abspath(spec.file)
-        if spec.file and os.path.isfile(spec.file) else None, "spec_dir": spec.base_dir,
-        "spec_hash": digest, "api": api, "epochs": epochs, "batch_size": batch_size, "status": "running",
+        "kspec_version": kspec.__version__,
+        "name": spec.name,
+        "spec_file": os.path.abspath(spec.file) if spec.file and os.path.isfile(spec.file) else None,
+        "spec_dir": spec.base_dir,
+        "spec_hash": digest,
+        "api": api,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "status": "running",
         "rows": {"train": len(arrays.train), "validation": len(arrays.val), "test": len(arrays.test)},
-        "scale": arrays.scale, "inputs": [i.name for i in graph.inputs], "outputs": list(graph.outputs),
+        "scale": arrays.scale,
+        "inputs": [i.name for i in graph.inputs],
+        "outputs": list(graph.outputs),
     }
     write_text(os.path.join(run_dir, "spec.yaml"), _spec_text(spec))
     write_text(os.path.join(run_dir, "run.json"), json.dumps(run_info, indent=1) + "\n")
@@ -182,25 +213,41 @@ def train(spec: Spec | str | os.PathLike[str], out_dir: str | os.PathLike[str], 
     log = HistoryLog(history_path, quiet=quiet)
     nan = NanWatch()
     callbacks = [log, nan, *make_callbacks(spec, run_dir)]  # the log first: see HistoryLog
-    _say(quiet, f"training {spec.name} ({api}) on {len(arrays.train)} rows"
-         + (f", validating on {len(arrays.val)}" if len(arrays.val) else "") + f"; {epochs} epochs")
+    _say(
+        quiet,
+        f"training {spec.name} ({api}) on {len(arrays.train)} rows"
+        + (f", validating on {len(arrays.val)}" if len(arrays.val) else "")
+        + f"; {epochs} epochs",
+    )
     try:
-        model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks,
-                  shuffle=False, verbose=0 if quiet else "auto")
+        model.fit(
+            train_ds,
+            validation_data=val_ds,
+            epochs=epochs,
+            callbacks=callbacks,
+            shuffle=False,
+            verbose=0 if quiet else "auto",
+        )
     except KeyboardInterrupt:
         done = log.history["epoch"][-1] if log.history["epoch"] else 0
         run_info.update(status="interrupted", finished_epochs=done)
         write_text(os.path.join(run_dir, "run.json"), json.dumps(run_info, indent=1) + "\n")
-        print(f"\nkspec: interrupted after epoch {done}; finished epochs are kept in {run_dir} "
-              "(history.json, backup/): run the same command again to resume", file=sys.stderr, flush=True)
+        print(
+            f"\nkspec: interrupted after epoch {done}; finished epochs are kept in {run_dir} "
+            "(history.json, backup/): run the same command again to resume",
+            file=sys.stderr,
+            flush=True,
+        )
         raise
     history = log.history
     if nan.bad:
         run_info.update(status="failed", reason="loss became NaN")
         write_text(os.path.join(run_dir, "run.json"), json.dumps(run_info, indent=1) + "\n")
         check_finite(history, log)
-        raise KspecRuntimeError("the loss became NaN; training stopped (TerminateOnNaN). Try a lower "
-                                "learning rate, scaled inputs, or a loss that matches the output activation")
+        raise KspecRuntimeError(
+            "the loss became NaN; training stopped (TerminateOnNaN). Try a lower "
+            "learning rate, scaled inputs, or a loss that matches the output activation"
+        )
 
     metrics: dict[str, float] = {}
     if len(arrays.test):
@@ -211,20 +258,31 @@ def train(spec: Spec | str | os.PathLike[str], out_dir: str | os.PathLike[str], 
     write_text(os.path.join(run_dir, "metrics.json"), json.dumps(metrics, indent=1) + "\n")
 
     files = write_artifacts(model, graph, spec, run_dir, history, api)
-    run_info.update(status="finished", finished_epochs=history["epoch"][-1] if history["epoch"] else 0,
-                    initial_epoch=log.initial_epoch, seconds=round(time.perf_counter() - start, 2))
+    run_info.update(
+        status="finished",
+        finished_epochs=history["epoch"][-1] if history["epoch"] else 0,
+        initial_epoch=log.initial_epoch,
+        seconds=round(time.perf_counter() - start, 2),
+    )
     write_text(os.path.join(run_dir, "run.json"), json.dumps(run_info, indent=1) + "\n")
     from kspec.report.html import write_report
 
     write_report(run_dir)
     _say(quiet, f"wrote {run_dir}/ ({', '.join(files + ['report.html'])})")
-    return TrainResult(run_dir=run_dir, model=model, history=history, metrics=metrics,
-                       initial_epoch=log.initial_epoch, files=files + ["report.html"],
-                       seconds=time.perf_counter() - start)
+    return TrainResult(
+        run_dir=run_dir,
+        model=model,
+        history=history,
+        metrics=metrics,
+        initial_epoch=log.initial_epoch,
+        files=files + ["report.html"],
+        seconds=time.perf_counter() - start,
+    )
 
 
-def write_artifacts(model: Any, graph: Any, spec: Spec, run_dir: str, history: dict[str, Any],
-                    api: str) -> list[str]:
+def write_artifacts(
+    model: Any, graph: Any, spec: Spec, run_dir: str, history: dict[str, Any], api: str
+) -> list[str]:
     """model.keras, summary.txt/.json, model.png (never fatal) and curves.png."""
     from kspec.report.curves import plot_curves
     from kspec.report.files import save_model
@@ -253,11 +311,11 @@ def draw_topology(graph: Any, model: Any, path: str, api: str) -> str | None:
 
     try:
         try:
-            from kspec.report.diagram import plot
+            from kspec.report import diagram
         except ImportError:
-            plot = None
-        if plot is not None:
-            plot(graph, path, api=api)
+            diagram = None  # type: ignore[assignment]
+        if diagram is not None:
+            diagram.plot(graph, path, api=api)
         else:
             import keras
 
@@ -281,8 +339,10 @@ def load_run(run_dir: str) -> tuple[dict[str, Any], Any]:
     info = read_run(run_dir)
     model_path = os.path.join(run_dir, "model.keras")
     if info is None or not os.path.exists(model_path):
-        raise KspecRuntimeError(f"{run_dir}: not a finished kspec run (needs run.json and model.keras; "
-                                "run `kspec train SPEC -o RUN_DIR` first)")
+        raise KspecRuntimeError(
+            f"{run_dir}: not a finished kspec run (needs run.json and model.keras; "
+            "run `kspec train SPEC -o RUN_DIR` first)"
+        )
     import keras
 
     import kspec.build  # noqa: F401  (registers SpecModel for loading subclassed models)
@@ -317,7 +377,12 @@ def predict(run_dir: str, input_path: str, out_path: str, batch_size: int = 256)
         if name in (info.get("scale") or {}):
             arr = D.apply_scale(arr.reshape(len(arr), -1), info["scale"][name])
         want = shapes.get(name)
-        if want and None not in want and arr.shape[1:] != want and int(np.prod(want)) == int(np.prod(arr.shape[1:])):
+        if (
+            want
+            and None not in want
+            and arr.shape[1:] != want
+            and int(np.prod(want)) == int(np.prod(arr.shape[1:]))
+        ):
             arr = arr.reshape((len(arr), *want))
         x[name] = arr
     feed = x[inputs[0]] if len(inputs) == 1 else x

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from typing import Any, ClassVar
+
+from pydantic import model_validator
 
 from kspec.rules.registry import LayerArgs, Shape, ShapeError, expect_rank, known, register
 from kspec.rules.spatial import DataFormat
@@ -156,6 +158,13 @@ class _SpatialDropout(LayerArgs):
     rank: ClassVar[int] = 3
     rate: Rate
     seed: Int | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_trainable(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "trainable" in data:
+            raise ValueError("trainable is not an argument of Keras's spatial dropout layers (they have no weights)")
+        return data
 
     def output_shape(self, shapes: list[Shape]) -> Shape:
         return expect_rank(shapes[0], self.rank)

@@ -52,12 +52,24 @@ def same_shape_layer(draw: Any, shape: Shape) -> dict[str, Any]:
         {"type": "Activation", "activation": "tanh"},
     ]
     if k == "seq":
-        options.append({"type": "Conv1D", "filters": shape[-1], "kernel_size": draw(st.integers(1, 3)),
-                        "padding": draw(st.sampled_from(["same", "causal"]))})
+        options.append(
+            {
+                "type": "Conv1D",
+                "filters": shape[-1],
+                "kernel_size": draw(st.integers(1, 3)),
+                "padding": draw(st.sampled_from(["same", "causal"])),
+            }
+        )
         options.append({"type": "LSTM", "units": shape[-1], "return_sequences": True})
     if k == "img":
-        options.append({"type": "Conv2D", "filters": shape[-1], "kernel_size": draw(st.integers(1, 3)),
-                        "padding": "same"})
+        options.append(
+            {
+                "type": "Conv2D",
+                "filters": shape[-1],
+                "kernel_size": draw(st.integers(1, 3)),
+                "padding": "same",
+            }
+        )
         options.append({"type": "DepthwiseConv2D", "kernel_size": 3, "padding": "same"})
     return draw(st.sampled_from(options))
 
@@ -66,8 +78,12 @@ def width_layer(draw: Any, shape: Shape) -> dict[str, Any]:
     """A layer that keeps every dimension but the last (one side of a concatenation)."""
     units = draw(st.integers(1, 6))
     if kind(shape) == "img":
-        return {"type": draw(st.sampled_from(["Conv2D", "SeparableConv2D"])), "filters": units,
-                "kernel_size": draw(st.integers(1, 3)), "padding": "same"}
+        return {
+            "type": draw(st.sampled_from(["Conv2D", "SeparableConv2D"])),
+            "filters": units,
+            "kernel_size": draw(st.integers(1, 3)),
+            "padding": "same",
+        }
     if kind(shape) == "seq" and draw(st.booleans()):
         return {"type": draw(st.sampled_from(["GRU", "SimpleRNN"])), "units": units, "return_sequences": True}
     return {"type": "Dense", "units": units}
@@ -78,31 +94,52 @@ def next_layers(draw: Any, shape: Shape) -> list[dict[str, Any]]:
     k = kind(shape)
     small = st.integers(1, 6)
     out: list[dict[str, Any]] = [
-        {"type": "Dense", "units": draw(small), "use_bias": draw(st.booleans()),
-         "activation": draw(st.sampled_from([None, "relu", "softmax"]))},
+        {
+            "type": "Dense",
+            "units": draw(small),
+            "use_bias": draw(st.booleans()),
+            "activation": draw(st.sampled_from([None, "relu", "softmax"])),
+        },
         {"type": "Dropout", "rate": 0.25},
         {"type": "BatchNormalization", "center": draw(st.booleans())},
         {"type": "LayerNormalization"},
-        {"type": draw(st.sampled_from(["ReLU", "LeakyReLU", "ELU", "PReLU", "Softmax", "Identity",
-                                       "UnitNormalization"]))},
+        {
+            "type": draw(
+                st.sampled_from(
+                    ["ReLU", "LeakyReLU", "ELU", "PReLU", "Softmax", "Identity", "UnitNormalization"]
+                )
+            )
+        },
     ]
     if k == "vec":
-        out += [{"type": "RepeatVector", "n": draw(st.integers(2, 5))},
-                {"type": "Reshape", "target_shape": [shape[0], 1]},
-                {"type": "Rescaling", "scale": 0.5, "offset": 1.0},
-                {"type": "GaussianNoise", "stddev": 0.1}]
+        out += [
+            {"type": "RepeatVector", "n": draw(st.integers(2, 5))},
+            {"type": "Reshape", "target_shape": [shape[0], 1]},
+            {"type": "Rescaling", "scale": 0.5, "offset": 1.0},
+            {"type": "GaussianNoise", "stddev": 0.1},
+        ]
     if k == "seq":
         t = shape[0]
         rnn = draw(st.sampled_from(["SimpleRNN", "LSTM", "GRU"]))
         out += [
-            {"type": "Conv1D", "filters": draw(small), "kernel_size": draw(st.integers(1, 3)),
-             "padding": draw(st.sampled_from(["valid", "same", "causal"])), "strides": draw(st.integers(1, 2))},
-            {"type": draw(st.sampled_from(["MaxPooling1D", "AveragePooling1D"])), "pool_size": 2,
-             "padding": "same"},
+            {
+                "type": "Conv1D",
+                "filters": draw(small),
+                "kernel_size": draw(st.integers(1, 3)),
+                "padding": draw(st.sampled_from(["valid", "same", "causal"])),
+                "strides": draw(st.integers(1, 2)),
+            },
+            {
+                "type": draw(st.sampled_from(["MaxPooling1D", "AveragePooling1D"])),
+                "pool_size": 2,
+                "padding": "same",
+            },
             {"type": rnn, "units": draw(small), "return_sequences": draw(st.booleans())},
-            {"type": "Bidirectional", "layer": {"type": rnn, "units": draw(small),
-                                                "return_sequences": draw(st.booleans())},
-             "merge_mode": draw(st.sampled_from(["concat", "sum", "ave", "mul"]))},
+            {
+                "type": "Bidirectional",
+                "layer": {"type": rnn, "units": draw(small), "return_sequences": draw(st.booleans())},
+                "merge_mode": draw(st.sampled_from(["concat", "sum", "ave", "mul"])),
+            },
             {"type": draw(st.sampled_from(["GlobalAveragePooling1D", "GlobalMaxPooling1D"]))},
             {"type": "Flatten"},
             {"type": "TimeDistributed", "layer": {"type": "Dense", "units": draw(small)}},
@@ -119,14 +156,26 @@ def next_layers(draw: Any, shape: Shape) -> list[dict[str, Any]]:
             out.append({"type": "Reshape", "target_shape": [t * shape[1]]})
     if k == "img":
         out += [
-            {"type": "Conv2D", "filters": draw(small), "kernel_size": draw(st.integers(1, 3)),
-             "padding": draw(st.sampled_from(["valid", "same"])), "strides": draw(st.integers(1, 2))},
+            {
+                "type": "Conv2D",
+                "filters": draw(small),
+                "kernel_size": draw(st.integers(1, 3)),
+                "padding": draw(st.sampled_from(["valid", "same"])),
+                "strides": draw(st.integers(1, 2)),
+            },
             {"type": "SeparableConv2D", "filters": draw(small), "kernel_size": 2, "padding": "same"},
             {"type": "DepthwiseConv2D", "kernel_size": 2, "depth_multiplier": draw(st.integers(1, 2))},
             {"type": "Conv2DTranspose", "filters": draw(small), "kernel_size": 2, "strides": 2},
-            {"type": draw(st.sampled_from(["MaxPooling2D", "AveragePooling2D", "MaxPool2D"])), "pool_size": 2,
-             "padding": draw(st.sampled_from(["valid", "same"]))},
-            {"type": draw(st.sampled_from(["GlobalAveragePooling2D", "GlobalMaxPooling2D", "GlobalAvgPool2D"]))},
+            {
+                "type": draw(st.sampled_from(["MaxPooling2D", "AveragePooling2D", "MaxPool2D"])),
+                "pool_size": 2,
+                "padding": draw(st.sampled_from(["valid", "same"])),
+            },
+            {
+                "type": draw(
+                    st.sampled_from(["GlobalAveragePooling2D", "GlobalMaxPooling2D", "GlobalAvgPool2D"])
+                )
+            },
             {"type": "Flatten"},
             {"type": "ZeroPadding2D", "padding": draw(st.integers(0, 2))},
             {"type": "Cropping2D", "cropping": 1},
@@ -158,15 +207,20 @@ def specs(draw: Any) -> dict[str, Any]:
         shape = shapes[current]
         choice = draw(st.integers(0, 9))
         if choice == 0 and kind(shape) == "seq" and None not in shape:  # self-attention
-            layer = {"type": "MultiHeadAttention", "num_heads": draw(st.integers(1, 3)),
-                     "key_dim": draw(st.integers(1, 4))}
+            layer = {
+                "type": "MultiHeadAttention",
+                "num_heads": draw(st.integers(1, 3)),
+                "key_dim": draw(st.integers(1, 4)),
+            }
             return add(layer, [current, current])
         if choice in (1, 2):  # residual block merged element-wise
             layer = same_shape_layer(draw, shape)
             out = rule_shape(layer, [shape])
             if out == shape:
                 branch = add(layer, [current])
-                merge = draw(st.sampled_from(["Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"]))
+                merge = draw(
+                    st.sampled_from(["Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"])
+                )
                 return add({"type": merge}, [current, branch])
         if choice == 3:  # two branches concatenated on the last axis
             a, b = width_layer(draw, shape), width_layer(draw, shape)
@@ -188,20 +242,33 @@ def specs(draw: Any) -> dict[str, Any]:
     elif start == "seq":
         inputs = [{"name": "x", "shape": [draw(st.sampled_from([None, 3, 4, 6])), draw(st.integers(1, 5))]}]
     elif start == "img":
-        inputs = [{"name": "x", "shape": [draw(st.integers(4, 9)), draw(st.integers(4, 9)),
-                                          draw(st.integers(1, 3))]}]
+        inputs = [
+            {
+                "name": "x",
+                "shape": [draw(st.integers(4, 9)), draw(st.integers(4, 9)), draw(st.integers(1, 3))],
+            }
+        ]
     elif start == "tokens":
         inputs = [{"name": "x", "shape": [draw(st.integers(2, 6))], "dtype": "int32"}]
     else:
-        inputs = [{"name": "x", "shape": [draw(st.integers(1, 6))]},
-                  {"name": "y", "shape": [draw(st.integers(2, 5)), draw(st.integers(1, 4))]}]
+        inputs = [
+            {"name": "x", "shape": [draw(st.integers(1, 6))]},
+            {"name": "y", "shape": [draw(st.integers(2, 5)), draw(st.integers(1, 4))]},
+        ]
     for i in inputs:
         shapes[i["name"]] = tuple(i["shape"])
 
     current = "x"
     if start == "tokens":
-        current = add({"type": "Embedding", "input_dim": draw(st.integers(2, 30)),
-                       "output_dim": draw(st.integers(1, 6)), "mask_zero": draw(st.booleans())}, ["x"])
+        current = add(
+            {
+                "type": "Embedding",
+                "input_dim": draw(st.integers(2, 30)),
+                "output_dim": draw(st.integers(1, 6)),
+                "mask_zero": draw(st.booleans()),
+            },
+            ["x"],
+        )
     outputs: list[str] = []
     for _ in range(draw(st.integers(1, 6))):
         before = current
@@ -217,8 +284,10 @@ def specs(draw: Any) -> dict[str, Any]:
         elif None not in shapes[current]:
             current = add({"type": "Concatenate"}, [current, other])
         else:
-            current = add({"type": "Add"}, [add({"type": "Dense", "units": 3}, [current]),
-                                            add({"type": "Dense", "units": 3}, [other])])
+            current = add(
+                {"type": "Add"},
+                [add({"type": "Dense", "units": 3}, [current]), add({"type": "Dense", "units": 3}, [other])],
+            )
     if current in ("x", "y"):
         current = add({"type": "Dense", "units": 2}, [current])
     outputs = [o for o in outputs if o != current] + [current]
@@ -229,8 +298,12 @@ def weight_sizes(weights: list[Any]) -> int:
     return sum(math.prod(w.shape) for w in weights)
 
 
-@settings(max_examples=EXAMPLES, deadline=None, derandomize=EXAMPLES <= 60,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=EXAMPLES <= 60,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(spec_dict=specs())
 def test_check_matches_the_built_functional_model(keras: Any, spec_dict: dict[str, Any]) -> None:
     spec = kspec.from_dict(spec_dict)
@@ -239,8 +312,12 @@ def test_check_matches_the_built_functional_model(keras: Any, spec_dict: dict[st
     model = kspec.build(spec, "functional")
     for row in report["layers"]:
         layer = model.get_layer(row["name"])
-        want = [list(layer.output.shape), layer.count_params(), weight_sizes(layer.trainable_weights),
-                weight_sizes(layer.non_trainable_weights)]
+        want = [
+            list(layer.output.shape),
+            layer.count_params(),
+            weight_sizes(layer.trainable_weights),
+            weight_sizes(layer.non_trainable_weights),
+        ]
         got = [row["output_shape"], row["params"], row["trainable_params"], row["non_trainable_params"]]
         assert got == want, f"layer {row['name']} ({row['type']}): kspec {got}, Keras {want}\n{spec_dict}"
     assert report["total_params"] == model.count_params()

@@ -19,12 +19,15 @@ from kspec.rules import REGISTRY, ShapeError
 
 pytestmark = pytest.mark.slow
 
-EXAMPLES = int(os.environ.get("KSPEC_RULE_EXAMPLES", 15))  # per entry; aliases get a few (their class is tested under its own name)
+EXAMPLES = int(
+    os.environ.get("KSPEC_RULE_EXAMPLES", 15)
+)  # per entry; aliases get a few (their class is tested under its own name)
 FORMATS = [None, "channels_last", "channels_first"]
 ACTIVATIONS = [None, "relu", "tanh", "sigmoid", "linear", "gelu", "softmax"]
 
 
 # -- building blocks ---------------------------------------------------------------------------
+
 
 def tup(draw: Any, rank: int, lo: int, hi: int) -> tuple[Any, tuple[int, ...]]:
     """An int-or-list argument as a spec would write it, and its per-axis tuple."""
@@ -50,12 +53,16 @@ def initializer() -> st.SearchStrategy:
 
 # -- core ----------------------------------------------------------------------------------------
 
+
 @st.composite
 def s_dense(draw: Any) -> tuple:
     shape = tuple(draw(st.lists(st.integers(1, 6), min_size=1, max_size=3)))
-    args: dict[str, Any] = {"units": draw(st.integers(1, 8)), "use_bias": draw(st.booleans()),
-                            "activation": draw(st.sampled_from(ACTIVATIONS)),
-                            "kernel_initializer": draw(initializer())}
+    args: dict[str, Any] = {
+        "units": draw(st.integers(1, 8)),
+        "use_bias": draw(st.booleans()),
+        "activation": draw(st.sampled_from(ACTIVATIONS)),
+        "kernel_initializer": draw(initializer()),
+    }
     if draw(st.integers(0, 3)) == 0:
         args["lora_rank"] = draw(st.integers(1, 3))
     if len(shape) > 1 and draw(st.booleans()):
@@ -65,8 +72,11 @@ def s_dense(draw: Any) -> tuple:
 
 @st.composite
 def s_embedding(draw: Any) -> tuple:
-    args: dict[str, Any] = {"input_dim": draw(st.integers(1, 20)), "output_dim": draw(st.integers(1, 6)),
-                            "mask_zero": draw(st.booleans())}
+    args: dict[str, Any] = {
+        "input_dim": draw(st.integers(1, 20)),
+        "output_dim": draw(st.integers(1, 6)),
+        "mask_zero": draw(st.booleans()),
+    }
     if draw(st.integers(0, 3)) == 0:
         args["lora_rank"] = draw(st.integers(1, 3))
     shape = tuple(draw(st.lists(st.integers(1, 5), min_size=1, max_size=2)))
@@ -111,6 +121,7 @@ def s_spatial_dropout(draw: Any, rank: int) -> tuple:
 
 # -- convolution ----------------------------------------------------------------------------------
 
+
 @st.composite
 def s_conv(draw: Any, rank: int, kind: str = "conv") -> tuple:
     fmt = draw(st.sampled_from(FORMATS))
@@ -149,6 +160,7 @@ def s_conv(draw: Any, rank: int, kind: str = "conv") -> tuple:
 
 # -- pooling --------------------------------------------------------------------------------------
 
+
 @st.composite
 def s_pool(draw: Any, rank: int, default_pool: bool) -> tuple:
     fmt = draw(st.sampled_from(FORMATS))
@@ -176,6 +188,7 @@ def s_global_pool(draw: Any, rank: int) -> tuple:
 
 
 # -- reshaping -------------------------------------------------------------------------------------
+
 
 @st.composite
 def s_flatten(draw: Any) -> tuple:
@@ -264,6 +277,7 @@ def s_upsampling(draw: Any, rank: int) -> tuple:
 
 # -- normalization -----------------------------------------------------------------------------------
 
+
 def axis_of(draw: Any, rank: int) -> int:
     """A non-batch axis of a rank-`rank` shape (batch excluded), positive or negative."""
     i = draw(st.integers(1, rank))
@@ -273,16 +287,21 @@ def axis_of(draw: Any, rank: int) -> int:
 @st.composite
 def s_batch_norm(draw: Any) -> tuple:
     shape = any_shape(draw, 1, 3)
-    args = {"axis": axis_of(draw, len(shape)), "center": draw(st.booleans()), "scale": draw(st.booleans()),
-            "renorm": draw(st.booleans())}
+    args = {
+        "axis": axis_of(draw, len(shape)),
+        "center": draw(st.booleans()),
+        "scale": draw(st.booleans()),
+        "renorm": draw(st.booleans()),
+    }
     return args, [shape], None
 
 
 @st.composite
 def s_layer_norm(draw: Any) -> tuple:
     shape = any_shape(draw, 1, 3)
-    axes = sorted({axis_of(draw, len(shape)) % (len(shape) + 1)
-                   for _ in range(draw(st.integers(1, len(shape))))})
+    axes = sorted(
+        {axis_of(draw, len(shape)) % (len(shape) + 1) for _ in range(draw(st.integers(1, len(shape))))}
+    )
     axis: Any = axes[0] if len(axes) == 1 and draw(st.booleans()) else axes
     return {"axis": axis, "center": draw(st.booleans()), "scale": draw(st.booleans())}, [shape], None
 
@@ -307,8 +326,12 @@ RNNS = ["SimpleRNN", "LSTM", "GRU"]
 
 
 def rnn_args(draw: Any, kind: str) -> dict[str, Any]:
-    args: dict[str, Any] = {"units": draw(st.integers(1, 6)), "use_bias": draw(st.booleans()),
-                            "return_sequences": draw(st.booleans()), "go_backwards": draw(st.booleans())}
+    args: dict[str, Any] = {
+        "units": draw(st.integers(1, 6)),
+        "use_bias": draw(st.booleans()),
+        "return_sequences": draw(st.booleans()),
+        "go_backwards": draw(st.booleans()),
+    }
     if kind == "GRU":
         args["reset_after"] = draw(st.booleans())
     if kind == "LSTM":
@@ -331,20 +354,34 @@ def s_bidirectional(draw: Any) -> tuple:
     layer = {"type": kind, **rnn_args(draw, kind)}
     if draw(st.integers(0, 4)) == 0:
         layer["trainable"] = False
-    args: dict[str, Any] = {"layer": layer, "merge_mode": draw(st.sampled_from(["concat", "sum", "ave", "mul"]))}
+    args: dict[str, Any] = {
+        "layer": layer,
+        "merge_mode": draw(st.sampled_from(["concat", "sum", "ave", "mul"])),
+    }
     if draw(st.booleans()):
         back_kind = draw(st.sampled_from(RNNS))
         back = {"type": back_kind, **rnn_args(draw, back_kind)}
-        back.update(units=layer["units"], return_sequences=layer["return_sequences"],
-                    go_backwards=not layer["go_backwards"])
+        back.update(
+            units=layer["units"],
+            return_sequences=layer["return_sequences"],
+            go_backwards=not layer["go_backwards"],
+        )
         args["backward_layer"] = back
     else:
         layer["go_backwards"] = False  # Keras's backward copy is the one with go_backwards: true
     return args, [sequence(draw)], None
 
 
-TIME_DISTRIBUTED_INNER = ["Dense", "Conv1D", "MaxPooling1D", "Flatten", "Dropout", "LayerNormalization",
-                          "BatchNormalization", "Reshape"]
+TIME_DISTRIBUTED_INNER = [
+    "Dense",
+    "Conv1D",
+    "MaxPooling1D",
+    "Flatten",
+    "Dropout",
+    "LayerNormalization",
+    "BatchNormalization",
+    "Reshape",
+]
 
 
 @st.composite
@@ -358,10 +395,15 @@ def s_time_distributed(draw: Any) -> tuple:
 
 # -- attention and merge -------------------------------------------------------------------------------
 
+
 @st.composite
 def s_mha(draw: Any) -> tuple:
-    args: dict[str, Any] = {"num_heads": draw(st.integers(1, 3)), "key_dim": draw(st.integers(1, 4)),
-                            "use_bias": draw(st.booleans()), "use_gate": draw(st.booleans())}
+    args: dict[str, Any] = {
+        "num_heads": draw(st.integers(1, 3)),
+        "key_dim": draw(st.integers(1, 4)),
+        "use_bias": draw(st.booleans()),
+        "use_gate": draw(st.booleans()),
+    }
     if draw(st.booleans()):
         args["value_dim"] = draw(st.integers(1, 4))
     if draw(st.booleans()):
@@ -417,15 +459,23 @@ STRATEGIES: dict[str, st.SearchStrategy] = {
     "Dense": s_dense(),
     "Embedding": s_embedding(),
     "Activation": weightless(st.fixed_dictionaries({"activation": st.sampled_from(ACTIVATIONS[1:])})),
-    "ReLU": weightless(st.fixed_dictionaries({}, optional={
-        "max_value": st.one_of(st.none(), st.floats(0, 6)), "negative_slope": st.floats(0, 1),
-        "threshold": st.floats(0, 1)})),
+    "ReLU": weightless(
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "max_value": st.one_of(st.none(), st.floats(0, 6)),
+                "negative_slope": st.floats(0, 1),
+                "threshold": st.floats(0, 1),
+            },
+        )
+    ),
     "LeakyReLU": weightless(st.fixed_dictionaries({}, optional={"negative_slope": st.floats(0, 1)})),
     "ELU": weightless(st.fixed_dictionaries({}, optional={"alpha": st.floats(0, 2)})),
     "Softmax": s_softmax(),
     "PReLU": s_prelu(),
-    "Rescaling": weightless(st.fixed_dictionaries({"scale": st.floats(-2, 2)},
-                                                  optional={"offset": st.floats(-1, 1)})),
+    "Rescaling": weightless(
+        st.fixed_dictionaries({"scale": st.floats(-2, 2)}, optional={"offset": st.floats(-1, 1)})
+    ),
     "Dropout": weightless(rate_args()),
     "SpatialDropout1D": s_spatial_dropout(1),
     "SpatialDropout2D": s_spatial_dropout(2),
@@ -433,40 +483,71 @@ STRATEGIES: dict[str, st.SearchStrategy] = {
     "GaussianNoise": weightless(st.fixed_dictionaries({"stddev": st.floats(0, 1)})),
     "GaussianDropout": weightless(rate_args()),
     "AlphaDropout": weightless(rate_args()),
-    "ActivityRegularization": weightless(st.fixed_dictionaries({}, optional={
-        "l1": st.floats(0, 0.1), "l2": st.floats(0, 0.1)})),
+    "ActivityRegularization": weightless(
+        st.fixed_dictionaries({}, optional={"l1": st.floats(0, 0.1), "l2": st.floats(0, 0.1)})
+    ),
     "Masking": weightless(st.fixed_dictionaries({}, optional={"mask_value": st.floats(-1, 1)})),
     "Identity": weightless(st.just({})),
-    "Conv1D": s_conv(1), "Conv2D": s_conv(2), "Conv3D": s_conv(3),
-    "Conv1DTranspose": s_conv(1, "transpose"), "Conv2DTranspose": s_conv(2, "transpose"),
+    "Conv1D": s_conv(1),
+    "Conv2D": s_conv(2),
+    "Conv3D": s_conv(3),
+    "Conv1DTranspose": s_conv(1, "transpose"),
+    "Conv2DTranspose": s_conv(2, "transpose"),
     "Conv3DTranspose": s_conv(3, "transpose"),
-    "SeparableConv1D": s_conv(1, "separable"), "SeparableConv2D": s_conv(2, "separable"),
-    "DepthwiseConv1D": s_conv(1, "depthwise"), "DepthwiseConv2D": s_conv(2, "depthwise"),
-    "MaxPooling1D": s_pool(1, True), "MaxPooling2D": s_pool(2, True), "MaxPooling3D": s_pool(3, True),
-    "AveragePooling1D": s_pool(1, False), "AveragePooling2D": s_pool(2, False),
+    "SeparableConv1D": s_conv(1, "separable"),
+    "SeparableConv2D": s_conv(2, "separable"),
+    "DepthwiseConv1D": s_conv(1, "depthwise"),
+    "DepthwiseConv2D": s_conv(2, "depthwise"),
+    "MaxPooling1D": s_pool(1, True),
+    "MaxPooling2D": s_pool(2, True),
+    "MaxPooling3D": s_pool(3, True),
+    "AveragePooling1D": s_pool(1, False),
+    "AveragePooling2D": s_pool(2, False),
     "AveragePooling3D": s_pool(3, False),
-    "GlobalAveragePooling1D": s_global_pool(1), "GlobalAveragePooling2D": s_global_pool(2),
-    "GlobalAveragePooling3D": s_global_pool(3), "GlobalMaxPooling1D": s_global_pool(1),
-    "GlobalMaxPooling2D": s_global_pool(2), "GlobalMaxPooling3D": s_global_pool(3),
-    "Flatten": s_flatten(), "Reshape": s_reshape(), "Permute": s_permute(), "RepeatVector": s_repeat_vector(),
-    "ZeroPadding1D": s_padding(1, False), "ZeroPadding2D": s_padding(2, False),
+    "GlobalAveragePooling1D": s_global_pool(1),
+    "GlobalAveragePooling2D": s_global_pool(2),
+    "GlobalAveragePooling3D": s_global_pool(3),
+    "GlobalMaxPooling1D": s_global_pool(1),
+    "GlobalMaxPooling2D": s_global_pool(2),
+    "GlobalMaxPooling3D": s_global_pool(3),
+    "Flatten": s_flatten(),
+    "Reshape": s_reshape(),
+    "Permute": s_permute(),
+    "RepeatVector": s_repeat_vector(),
+    "ZeroPadding1D": s_padding(1, False),
+    "ZeroPadding2D": s_padding(2, False),
     "ZeroPadding3D": s_padding(3, False),
-    "Cropping1D": s_padding(1, True), "Cropping2D": s_padding(2, True), "Cropping3D": s_padding(3, True),
-    "UpSampling1D": s_upsampling(1), "UpSampling2D": s_upsampling(2), "UpSampling3D": s_upsampling(3),
-    "BatchNormalization": s_batch_norm(), "LayerNormalization": s_layer_norm(),
-    "GroupNormalization": s_group_norm(), "UnitNormalization": s_unit_norm(),
-    "SimpleRNN": s_rnn("SimpleRNN"), "LSTM": s_rnn("LSTM"), "GRU": s_rnn("GRU"),
-    "Bidirectional": s_bidirectional(), "TimeDistributed": s_time_distributed(),
+    "Cropping1D": s_padding(1, True),
+    "Cropping2D": s_padding(2, True),
+    "Cropping3D": s_padding(3, True),
+    "UpSampling1D": s_upsampling(1),
+    "UpSampling2D": s_upsampling(2),
+    "UpSampling3D": s_upsampling(3),
+    "BatchNormalization": s_batch_norm(),
+    "LayerNormalization": s_layer_norm(),
+    "GroupNormalization": s_group_norm(),
+    "UnitNormalization": s_unit_norm(),
+    "SimpleRNN": s_rnn("SimpleRNN"),
+    "LSTM": s_rnn("LSTM"),
+    "GRU": s_rnn("GRU"),
+    "Bidirectional": s_bidirectional(),
+    "TimeDistributed": s_time_distributed(),
     "MultiHeadAttention": s_mha(),
-    "Add": s_elementwise(), "Subtract": s_elementwise(exactly_two=True), "Multiply": s_elementwise(),
-    "Average": s_elementwise(), "Maximum": s_elementwise(), "Minimum": s_elementwise(),
-    "Concatenate": s_concatenate(), "Dot": s_dot(),
+    "Add": s_elementwise(),
+    "Subtract": s_elementwise(exactly_two=True),
+    "Multiply": s_elementwise(),
+    "Average": s_elementwise(),
+    "Maximum": s_elementwise(),
+    "Minimum": s_elementwise(),
+    "Concatenate": s_concatenate(),
+    "Dot": s_dot(),
 }
 #: Keras classes whose constructor has no `trainable` argument (no **kwargs).
 NO_TRAINABLE_ARG = {"SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D"}
 
 
 # -- comparison ---------------------------------------------------------------------------------------
+
 
 def keras_result(keras: Any, layer_type: str, args: dict[str, Any], shapes: list[tuple], dtype: str | None):
     """(output shape, trainable, non-trainable) of the real Keras layer called on symbolic inputs."""
@@ -503,9 +584,12 @@ def test_aliases_are_keras_aliases(keras: Any) -> None:
 def test_rule_matches_keras(keras: Any, layer_type: str) -> None:
     canonical = REGISTRY[layer_type].keras_type
 
-    @settings(max_examples=EXAMPLES if canonical == layer_type else 3, deadline=None,
-              derandomize=EXAMPLES <= 15,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @settings(
+        max_examples=EXAMPLES if canonical == layer_type else 3,
+        deadline=None,
+        derandomize=EXAMPLES <= 15,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
     @given(case=STRATEGIES[canonical], frozen=st.integers(0, 4))
     def check(case: tuple, frozen: int) -> None:
         args, shapes, dtype = case
@@ -519,8 +603,19 @@ def test_rule_matches_keras(keras: Any, layer_type: str) -> None:
     check()
 
 
-@pytest.mark.parametrize("layer_type", ["Dense", "Conv2D", "BatchNormalization", "LSTM", "Bidirectional",
-                                        "MultiHeadAttention", "Embedding", "TimeDistributed"])
+@pytest.mark.parametrize(
+    "layer_type",
+    [
+        "Dense",
+        "Conv2D",
+        "BatchNormalization",
+        "LSTM",
+        "Bidirectional",
+        "MultiHeadAttention",
+        "Embedding",
+        "TimeDistributed",
+    ],
+)
 def test_trainable_false_moves_counts_to_non_trainable(keras: Any, layer_type: str) -> None:
     @settings(max_examples=5, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
     @given(case=STRATEGIES[layer_type])
@@ -536,12 +631,17 @@ def test_trainable_false_moves_counts_to_non_trainable(keras: Any, layer_type: s
 
 # -- validation that mirrors Keras ------------------------------------------------------------------
 
+
 def test_return_state_is_rejected_with_a_clear_message() -> None:
     import kspec
 
-    for spec_layer in ({"type": "LSTM", "units": 4, "return_state": True},
-                       {"type": "Bidirectional", "layer": {"type": "GRU", "units": 4, "return_state": True}}):
-        with pytest.raises(kspec.SpecError, match="return_state is not supported: a kspec layer has one output"):
+    for spec_layer in (
+        {"type": "LSTM", "units": 4, "return_state": True},
+        {"type": "Bidirectional", "layer": {"type": "GRU", "units": 4, "return_state": True}},
+    ):
+        with pytest.raises(
+            kspec.SpecError, match="return_state is not supported: a kspec layer has one output"
+        ):
             kspec.from_dict({"inputs": [{"name": "x", "shape": [5, 3]}], "layers": [spec_layer]})
 
 
@@ -549,31 +649,53 @@ def test_nested_layer_is_validated_by_its_registry_entry() -> None:
     import kspec
 
     with pytest.raises(kspec.SpecError, match=r"layers\[0\]\.layer: LSTM units: must be a positive integer"):
-        kspec.from_dict({"inputs": [{"name": "x", "shape": [5, 3]}],
-                         "layers": [{"type": "Bidirectional", "layer": {"type": "LSTM", "units": -1}}]})
+        kspec.from_dict(
+            {
+                "inputs": [{"name": "x", "shape": [5, 3]}],
+                "layers": [{"type": "Bidirectional", "layer": {"type": "LSTM", "units": -1}}],
+            }
+        )
     with pytest.raises(kspec.SpecError, match="LSTM has no argument 'unit'; did you mean 'units'"):
-        kspec.from_dict({"inputs": [{"name": "x", "shape": [5, 3]}],
-                         "layers": [{"type": "Bidirectional", "layer": {"type": "LSTM", "unit": 4}}]})
+        kspec.from_dict(
+            {
+                "inputs": [{"name": "x", "shape": [5, 3]}],
+                "layers": [{"type": "Bidirectional", "layer": {"type": "LSTM", "unit": 4}}],
+            }
+        )
 
 
 def test_mha_output_shape_argument_is_accepted() -> None:
     import kspec
 
-    spec = kspec.from_dict({"inputs": [{"name": "q", "shape": [4, 6]}, {"name": "v", "shape": [3, 5]}],
-                            "layers": [{"type": "MultiHeadAttention", "inputs": ["q", "v"], "num_heads": 2,
-                                        "key_dim": 3, "output_shape": [2, 7]}]})
+    spec = kspec.from_dict(
+        {
+            "inputs": [{"name": "q", "shape": [4, 6]}, {"name": "v", "shape": [3, 5]}],
+            "layers": [
+                {
+                    "type": "MultiHeadAttention",
+                    "inputs": ["q", "v"],
+                    "num_heads": 2,
+                    "key_dim": 3,
+                    "output_shape": [2, 7],
+                }
+            ],
+        }
+    )
     assert kspec.check(spec).to_dict()["layers"][0]["output_shape"] == [None, 4, 2, 7]
 
 
-@pytest.mark.parametrize("layer_type, args, shape", [
-    ("Conv2D", {"filters": 2, "kernel_size": 5}, (3, 3, 1)),
-    ("MaxPooling1D", {"pool_size": 4}, (3, 2)),
-    ("Cropping2D", {"cropping": 2}, (4, 4, 1)),
-    ("RepeatVector", {"n": 2}, (3, 4)),
-    ("LSTM", {"units": 2}, (4,)),
-    ("Permute", {"dims": [2, 1]}, (3,)),
-    ("GroupNormalization", {"groups": 3}, (4, 4)),
-])
+@pytest.mark.parametrize(
+    "layer_type, args, shape",
+    [
+        ("Conv2D", {"filters": 2, "kernel_size": 5}, (3, 3, 1)),
+        ("MaxPooling1D", {"pool_size": 4}, (3, 2)),
+        ("Cropping2D", {"cropping": 2}, (4, 4, 1)),
+        ("RepeatVector", {"n": 2}, (3, 4)),
+        ("LSTM", {"units": 2}, (4,)),
+        ("Permute", {"dims": [2, 1]}, (3,)),
+        ("GroupNormalization", {"groups": 3}, (4, 4)),
+    ],
+)
 def test_shapes_keras_rejects_are_shape_errors(keras: Any, layer_type: str, args: dict, shape: tuple) -> None:
     with pytest.raises(ShapeError):
         rule_result(layer_type, args, [shape])

@@ -8,7 +8,17 @@ from typing import ClassVar
 from pydantic import Field
 
 from kspec.rules.registry import LayerArgs, Shape, ShapeError, format_shape, known, register
-from kspec.spec.types import Axes, Bool, Constraint, Initializer, Int, PositiveInt, PositiveInts, Rate, Regularizer
+from kspec.spec.types import (
+    Axes,
+    Bool,
+    Constraint,
+    Initializer,
+    Int,
+    PositiveInt,
+    PositiveInts,
+    Rate,
+    Regularizer,
+)
 
 
 @register
@@ -43,11 +53,15 @@ class MultiHeadAttention(LayerArgs):
         query, value = shapes[0], shapes[1]
         key = shapes[2] if len(shapes) > 2 else value
         if len(query) < 3 or len({len(query), len(value), len(key)}) > 1:
-            raise ShapeError("query, value and key need the same rank, at least 3 (batch, positions, features), "
-                             f"got {', '.join(format_shape(s) for s in shapes)}")
+            raise ShapeError(
+                "query, value and key need the same rank, at least 3 (batch, positions, features), "
+                f"got {', '.join(format_shape(s) for s in shapes)}"
+            )
         if value[1:-1] != key[1:-1]:
-            raise ShapeError(f"value {format_shape(value)} and key {format_shape(key)} must match "
-                             "in every dimension but the last")
+            raise ShapeError(
+                f"value {format_shape(value)} and key {format_shape(key)} must match "
+                "in every dimension but the last"
+            )
         return query, value, key
 
     def output_shape(self, shapes: list[Shape]) -> Shape:
@@ -63,10 +77,10 @@ class MultiHeadAttention(LayerArgs):
         vd = self.value_dim or kd
         out = math.prod(self.output_shape_ or (dq,))
         bias = int(self.use_bias)
-        total = (dq + bias) * heads * kd          # query projection
-        total += (dk + bias) * heads * kd         # key projection
-        total += (dv + bias) * heads * vd         # value projection
+        total = (dq + bias) * heads * kd  # query projection
+        total += (dk + bias) * heads * kd  # key projection
+        total += (dv + bias) * heads * vd  # value projection
         if self.use_gate:
-            total += (dq + bias) * heads * vd     # gate projection of the query
-        total += heads * vd * out + bias * out    # output projection
+            total += (dq + bias) * heads * vd  # gate projection of the query
+        total += heads * vd * out + bias * out  # output projection
         return total, 0

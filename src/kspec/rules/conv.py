@@ -62,7 +62,9 @@ class _Conv(_Window):
         _, _, c = split(shapes[0], self.rank, self.data_format)
         c = known(c, "channel dimension")
         if c % self.groups or self.filters % self.groups:
-            raise ShapeError(f"channels ({c}) and filters ({self.filters}) must be divisible by groups ({self.groups})")
+            raise ShapeError(
+                f"channels ({c}) and filters ({self.filters}) must be divisible by groups ({self.groups})"
+            )
         bias = self.filters if self.use_bias else 0
         return self._kernel_volume() * (c // self.groups) * self.filters + bias, 0
 
@@ -72,7 +74,7 @@ class Conv1D(_Conv):
     """1D convolution over a sequence: `filters` kernels of `kernel_size` steps slide along time."""
 
     rank: ClassVar[int] = 1
-    padding: Literal["valid", "same", "causal"] = "valid"
+    padding: Literal["valid", "same", "causal"] = "valid"  # type: ignore[assignment]
     kernel_size: int_tuple(1)  # type: ignore[valid-type]
     strides: int_tuple(1) = (1,)  # type: ignore[valid-type]
     dilation_rate: int_tuple(1) = (1,)  # type: ignore[valid-type]
@@ -106,10 +108,12 @@ class _ConvTranspose(_Window):
 
     @model_validator(mode="after")
     def _check_output_padding(self) -> _ConvTranspose:
-        op = self.output_padding  # type: ignore[attr-defined]
-        if op is not None and any(p >= s for p, s in zip(op, self.strides)):  # type: ignore[attr-defined]
-            raise ValueError(f"output_padding must be smaller than strides, got output_padding={list(op)} "
-                             f"and strides={list(self.strides)}")  # type: ignore[attr-defined]
+        op, strides = self.output_padding, self.strides  # type: ignore[attr-defined]
+        if op is not None and any(p >= s for p, s in zip(op, strides)):
+            raise ValueError(
+                f"output_padding must be smaller than strides, got output_padding={list(op)} "
+                f"and strides={list(strides)}"
+            )
         return self
 
     def output_shape(self, shapes: list[Shape]) -> Shape:
@@ -231,8 +235,15 @@ class DepthwiseConv2D(_DepthwiseConv):
     dilation_rate: int_tuple(2) = (1, 1)  # type: ignore[valid-type]
 
 
-for _name, _cls in [("Convolution1D", Conv1D), ("Convolution2D", Conv2D), ("Convolution3D", Conv3D),
-                    ("Convolution1DTranspose", Conv1DTranspose), ("Convolution2DTranspose", Conv2DTranspose),
-                    ("Convolution3DTranspose", Conv3DTranspose), ("SeparableConvolution1D", SeparableConv1D),
-                    ("SeparableConvolution2D", SeparableConv2D)]:
+_ALIASES: list[tuple[str, type[LayerArgs]]] = [
+    ("Convolution1D", Conv1D),
+    ("Convolution2D", Conv2D),
+    ("Convolution3D", Conv3D),
+    ("Convolution1DTranspose", Conv1DTranspose),
+    ("Convolution2DTranspose", Conv2DTranspose),
+    ("Convolution3DTranspose", Conv3DTranspose),
+    ("SeparableConvolution1D", SeparableConv1D),
+    ("SeparableConvolution2D", SeparableConv2D),
+]
+for _name, _cls in _ALIASES:
     alias(_name, _cls)

@@ -163,7 +163,9 @@ class _SpatialDropout(LayerArgs):
     @classmethod
     def _no_trainable(cls, data: Any) -> Any:
         if isinstance(data, dict) and "trainable" in data:
-            raise ValueError("trainable is not an argument of Keras's spatial dropout layers (they have no weights)")
+            raise ValueError(
+                "trainable is not an argument of Keras's spatial dropout layers (they have no weights)"
+            )
         return data
 
     def output_shape(self, shapes: list[Shape]) -> Shape:

@@ -19,8 +19,7 @@ def _broadcast(shapes: list[Shape], layer: str) -> Shape:
         concrete = {d for d in dims if d is not None and d != 1}
         if len(concrete) > 1:
             raise ShapeError(
-                f"{layer} needs inputs of the same shape, got "
-                + ", ".join(format_shape(s) for s in shapes)
+                f"{layer} needs inputs of the same shape, got " + ", ".join(format_shape(s) for s in shapes)
             )
         if concrete:
             out.append(concrete.pop())
@@ -86,8 +85,7 @@ class Concatenate(LayerArgs):
         rank = len(shapes[0])
         if any(len(s) != rank for s in shapes):
             raise ShapeError(
-                "Concatenate needs inputs of the same rank, got "
-                + ", ".join(format_shape(s) for s in shapes)
+                "Concatenate needs inputs of the same rank, got " + ", ".join(format_shape(s) for s in shapes)
             )
         axis = self.axis % rank
         if axis == 0:
@@ -110,14 +108,27 @@ class Concatenate(LayerArgs):
 def _dot_axes(v: Any) -> tuple[int, int]:
     if isinstance(v, int) and not isinstance(v, bool):
         return (v, v)
-    if (isinstance(v, (list, tuple)) and len(v) == 2
-            and all(isinstance(a, int) and not isinstance(a, bool) for a in v)):
+    if (
+        isinstance(v, (list, tuple))
+        and len(v) == 2
+        and all(isinstance(a, int) and not isinstance(a, bool) for a in v)
+    ):
         return (v[0], v[1])
     raise ValueError(f"must be an axis or a list of two axes (one per input), got {v!r}")
 
 
-DotAxes = Annotated[tuple[int, int], PlainValidator(_dot_axes), WithJsonSchema(
-    {"anyOf": [{"type": "integer"}, {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2}]})]
+DotAxes = Annotated[
+    tuple[int, int],
+    PlainValidator(_dot_axes),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer"},
+                {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2},
+            ]
+        }
+    ),
+]
 
 
 @register
@@ -138,8 +149,10 @@ class Dot(LayerArgs):
         if 0 in axes or not (-len(a) <= self.axes[0] < len(a) and -len(b) <= self.axes[1] < len(b)):
             raise ShapeError(f"axes {list(self.axes)} must name non-batch axes of both inputs")
         if a[axes[0]] is not None and b[axes[1]] is not None and a[axes[0]] != b[axes[1]]:
-            raise ShapeError(f"axis {axes[0]} of the first input ({a[axes[0]]}) and axis {axes[1]} of the "
-                             f"second ({b[axes[1]]}) must have the same size")
+            raise ShapeError(
+                f"axis {axes[0]} of the first input ({a[axes[0]]}) and axis {axes[1]} of the "
+                f"second ({b[axes[1]]}) must have the same size"
+            )
         a.pop(axes[0])
         b.pop(axes[1])
         out = a + b[1:]

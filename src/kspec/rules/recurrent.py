@@ -110,11 +110,15 @@ class Bidirectional(LayerArgs):
     @model_validator(mode="after")
     def _check(self) -> Bidirectional:
         if self.merge_mode is None:
-            raise ValueError("merge_mode null is not supported: it returns two outputs and a kspec layer has one")
+            raise ValueError(
+                "merge_mode null is not supported: it returns two outputs and a kspec layer has one"
+            )
         back = self.backward_layer
         if back is None and self.layer.go_backwards:
-            raise ValueError("layer needs go_backwards: false without a backward_layer "
-                             "(Keras makes the backward copy with go_backwards: true)")
+            raise ValueError(
+                "layer needs go_backwards: false without a backward_layer "
+                "(Keras makes the backward copy with go_backwards: true)"
+            )
         if back is not None:
             fwd = self.layer
             if back.go_backwards == fwd.go_backwards:
@@ -122,7 +126,9 @@ class Bidirectional(LayerArgs):
             if back.return_sequences != fwd.return_sequences:
                 raise ValueError("backward_layer needs the same return_sequences as layer")
             if back.units != fwd.units:
-                raise ValueError(f"backward_layer needs the same units as layer ({fwd.units}), got {back.units}")
+                raise ValueError(
+                    f"backward_layer needs the same units as layer ({fwd.units}), got {back.units}"
+                )
         return self
 
     def output_shape(self, shapes: list[Shape]) -> Shape:

@@ -84,9 +84,7 @@ def expect_rank(shape: Shape, rank: int | tuple[int, ...], what: str = "input") 
     ranks = (rank,) if isinstance(rank, int) else rank
     if len(shape) not in ranks:
         want = " or ".join(str(r) for r in ranks)
-        raise ShapeError(
-            f"expects a rank-{want} {what} (batch included), got shape {format_shape(shape)}"
-        )
+        raise ShapeError(f"expects a rank-{want} {what} (batch included), got shape {format_shape(shape)}")
     return shape
 
 
@@ -98,7 +96,12 @@ def known(dim: int | None, what: str) -> int:
 
 
 def format_shape(shape: Shape) -> str:
-    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+    return (
+        "("
+        + ", ".join("None" if d is None else str(d) for d in shape)
+        + ("," if len(shape) == 1 else "")
+        + ")"
+    )
 
 
 def load_all() -> dict[str, type[LayerArgs]]:

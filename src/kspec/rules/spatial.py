@@ -17,7 +17,9 @@ def split(x: Shape, rank: int, data_format: str | None) -> tuple[int | None, lis
     return x[0], list(x[1:-1]), x[-1]
 
 
-def join(batch: int | None, spatial: list[int | None], channels: int | None, data_format: str | None) -> Shape:
+def join(
+    batch: int | None, spatial: list[int | None], channels: int | None, data_format: str | None
+) -> Shape:
     if data_format == "channels_first":
         return (batch, channels, *spatial)
     return (batch, *spatial, channels)
@@ -36,8 +38,9 @@ def window_length(size: int | None, window: int, stride: int, padding: str, dila
     return (size - span) // stride + 1
 
 
-def transpose_length(size: int | None, kernel: int, stride: int, padding: str, output_padding: int | None,
-                     dilation: int = 1) -> int | None:
+def transpose_length(
+    size: int | None, kernel: int, stride: int, padding: str, output_padding: int | None, dilation: int = 1
+) -> int | None:
     """Output length of a transposed convolution along one axis (Keras's `deconv_output_length`)."""
     if size is None:
         return None

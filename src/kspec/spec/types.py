@@ -96,8 +96,7 @@ def pad_tuple(rank: int) -> Any:
             for x in v:
                 if _is_int(x) and x >= 0:
                     out.append((x, x))
-                elif (isinstance(x, (list, tuple)) and len(x) == 2
-                      and all(_is_int(y) and y >= 0 for y in x)):
+                elif isinstance(x, (list, tuple)) and len(x) == 2 and all(_is_int(y) and y >= 0 for y in x):
                     out.append((x[0], x[1]))
                 else:
                     break
@@ -110,8 +109,12 @@ def pad_tuple(rank: int) -> Any:
 
     item = {"type": "integer", "minimum": 0}
     pair = {"type": "array", "items": item, "minItems": 2, "maxItems": 2}
-    schema = {"anyOf": [item, {"type": "array", "items": {"anyOf": [item, pair]}, "minItems": rank,
-                               "maxItems": rank}]}
+    schema = {
+        "anyOf": [
+            item,
+            {"type": "array", "items": {"anyOf": [item, pair]}, "minItems": rank, "maxItems": rank},
+        ]
+    }
     return Annotated[tuple[tuple[int, int], ...], PlainValidator(check), WithJsonSchema(schema)]
 
 
@@ -159,24 +162,33 @@ def _dtype(v: Any) -> Any:
         return v
     if isinstance(v, str) and v in ("mixed_float16", "mixed_bfloat16"):
         return v
-    raise ValueError(names.unknown("dtype", v, names.DTYPES) if isinstance(v, str)
-                     else f"must be a dtype name, got {v!r}")
+    raise ValueError(
+        names.unknown("dtype", v, names.DTYPES) if isinstance(v, str) else f"must be a dtype name, got {v!r}"
+    )
 
 
 PositiveInt = Annotated[int, PlainValidator(_positive_int), WithJsonSchema({"type": "integer", "minimum": 1})]
-NonNegativeInt = Annotated[int, PlainValidator(_non_negative_int), WithJsonSchema({"type": "integer", "minimum": 0})]
+NonNegativeInt = Annotated[
+    int, PlainValidator(_non_negative_int), WithJsonSchema({"type": "integer", "minimum": 0})
+]
 Int = Annotated[int, PlainValidator(_int), WithJsonSchema({"type": "integer"})]
 Number = Annotated[float, PlainValidator(_number), WithJsonSchema({"type": "number"})]
-Rate = Annotated[float, PlainValidator(_rate),
-                 WithJsonSchema({"type": "number", "minimum": 0, "exclusiveMaximum": 1})]
+Rate = Annotated[
+    float, PlainValidator(_rate), WithJsonSchema({"type": "number", "minimum": 0, "exclusiveMaximum": 1})
+]
 Bool = Annotated[bool, PlainValidator(_bool), WithJsonSchema({"type": "boolean"})]
 Str = Annotated[str, PlainValidator(_str), WithJsonSchema({"type": "string"})]
-Name = Annotated[str, PlainValidator(_name),
-                 WithJsonSchema({"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"})]
-Activation = Annotated[Any, PlainValidator(_activation),
-                       WithJsonSchema({"anyOf": [{"enum": sorted(names.ACTIVATIONS)}, {"type": "null"}]})]
-DType = Annotated[Any, PlainValidator(_dtype),
-                  WithJsonSchema({"anyOf": [{"enum": sorted(names.DTYPES)}, {"type": "null"}]})]
+Name = Annotated[
+    str, PlainValidator(_name), WithJsonSchema({"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"})
+]
+Activation = Annotated[
+    Any,
+    PlainValidator(_activation),
+    WithJsonSchema({"anyOf": [{"enum": sorted(names.ACTIVATIONS)}, {"type": "null"}]}),
+]
+DType = Annotated[
+    Any, PlainValidator(_dtype), WithJsonSchema({"anyOf": [{"enum": sorted(names.DTYPES)}, {"type": "null"}]})
+]
 Initializer = _named_or_typed("initializer", names.INITIALIZERS)
 Regularizer = _named_or_typed("regularizer", names.REGULARIZERS)
 Constraint = _named_or_typed("constraint", names.CONSTRAINTS)
@@ -220,19 +232,40 @@ def _numbers(v: Any) -> Any:
     raise ValueError(f"must be a number or a non-empty list of numbers, got {v!r}")
 
 
-_int_list_schema = {"anyOf": [{"type": "integer"}, {"type": "array", "items": {"type": "integer"}, "minItems": 1}]}
-_pos_list_schema = {"anyOf": [{"type": "integer", "minimum": 1},
-                              {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 1}]}
-NonNegativeNumber = Annotated[float, PlainValidator(_non_negative_number),
-                              WithJsonSchema({"type": "number", "minimum": 0})]
+_int_list_schema = {
+    "anyOf": [{"type": "integer"}, {"type": "array", "items": {"type": "integer"}, "minItems": 1}]
+}
+_pos_list_schema = {
+    "anyOf": [
+        {"type": "integer", "minimum": 1},
+        {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 1},
+    ]
+}
+NonNegativeNumber = Annotated[
+    float, PlainValidator(_non_negative_number), WithJsonSchema({"type": "number", "minimum": 0})
+]
 #: An axis or a list of axes (`axis: -1` or `axis: [1, 2]`), normalized to a tuple.
 Axes = Annotated[tuple[int, ...], PlainValidator(_axes), WithJsonSchema(_int_list_schema)]
 #: A positive int or a list of them (`output_shape: 8` or `output_shape: [4, 8]`), normalized to a tuple.
 PositiveInts = Annotated[tuple[int, ...], PlainValidator(_positive_ints), WithJsonSchema(_pos_list_schema)]
 #: 1D padding/cropping: an int, or [before, after].
-PadPair = Annotated[tuple[int, int], PlainValidator(_pad_pair), WithJsonSchema(
-    {"anyOf": [{"type": "integer", "minimum": 0},
-               {"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 2, "maxItems": 2}]})]
+PadPair = Annotated[
+    tuple[int, int],
+    PlainValidator(_pad_pair),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 0},
+                {"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 2, "maxItems": 2},
+            ]
+        }
+    ),
+]
 #: A number, or one number per channel.
-Numbers = Annotated[Any, PlainValidator(_numbers), WithJsonSchema(
-    {"anyOf": [{"type": "number"}, {"type": "array", "items": {"type": "number"}, "minItems": 1}]})]
+Numbers = Annotated[
+    Any,
+    PlainValidator(_numbers),
+    WithJsonSchema(
+        {"anyOf": [{"type": "number"}, {"type": "array", "items": {"type": "number"}, "minItems": 1}]}
+    ),
+]

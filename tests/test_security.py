@@ -385,3 +385,50 @@ def test_run_folder_of_another_spec_needs_force(tmp_path, capsys, keras):
     assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == files  # untouched
     assert main(["train", str(second), "-o", str(run), "--quiet", "--force"]) == 0
     assert (run / "model.keras").read_bytes() != files["model.keras"]
+
+
+@pytest.fixture()
+def direct_writes(monkeypatch, tmp_path):
+    """Record files opened for writing under tmp_path/out other than kspec's temporary files."""
+    import builtins
+    import io
+
+    out = tmp_path / "out"
+    seen: list[str] = []
+    real_open = builtins.open
+
+    def spy(file, mode="r", *args, **kwargs):
+        if isinstance(file, (str, os.PathLike)) and any(m in mode for m in "wax+"):
+            path = os.path.abspath(os.fspath(file))
+            inside = path.startswith(str(out) + os.sep)
+            if inside and not os.path.basename(path).startswith(".kspec-") and f"{os.sep}backup" not in path:
+                seen.append(os.path.relpath(path, out))
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", spy)
+    monkeypatch.setattr(io, "open", spy)
+    return out, seen
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("keras_specs")
+def test_outputs_are_written_through_temporary_files(direct_writes, tmp_path, keras):
+    """build --save, plot and train never open a final output path for writing: they write a
+    temporary file beside it and rename it over (so a crash leaves no half-written file)."""
+    out, seen = direct_writes
+    out.mkdir()
+    with open(out / "probe.txt", "w") as fh:  # the spy sees direct writes
+        fh.write("x")
+    assert seen == ["probe.txt"]
+    seen.clear()
+    (out / "probe.txt").unlink()
+    spec = tmp_path / "s.yaml"
+    spec.write_text(TRAINABLE)
+    assert main(["build", str(spec), "--save", str(out / "m.keras")]) == 0
+    for suffix in ("dot", "svg", "png"):
+        assert main(["plot", str(spec), "-o", str(out / f"m.{suffix}")]) == 0
+    assert main(["train", str(spec), "-o", str(out / "run"), "--quiet"]) == 0
+    written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert {"m.keras", "m.dot", "m.svg", "m.png", "run/model.keras", "run/metrics.json"} <= set(written)
+    assert not [w for w in written if ".kspec-" in w], written  # no temporary file left behind
+    assert seen == [], f"opened directly for writing: {seen}"

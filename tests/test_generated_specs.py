@@ -113,6 +113,7 @@ def next_layers(draw: Any, shape: Shape) -> list[dict[str, Any]]:
     ]
     if k == "vec":
         out += [
+            {"type": "EinsumDense", "equation": "ab,bc->ac", "output_shape": draw(small), "bias_axes": "c"},
             {"type": "RepeatVector", "n": draw(st.integers(2, 5))},
             {"type": "Reshape", "target_shape": [shape[0], 1]},
             {"type": "Rescaling", "scale": 0.5, "offset": 1.0},
@@ -142,6 +143,7 @@ def next_layers(draw: Any, shape: Shape) -> list[dict[str, Any]]:
             },
             {"type": draw(st.sampled_from(["GlobalAveragePooling1D", "GlobalMaxPooling1D"]))},
             {"type": "Flatten"},
+            {"type": "EinsumDense", "equation": "...c,cd->...d", "output_shape": draw(small)},
             {"type": "TimeDistributed", "layer": {"type": "Dense", "units": draw(small)}},
             {"type": "Permute", "dims": [2, 1]},
             {"type": "SpatialDropout1D", "rate": 0.2},

@@ -71,6 +71,36 @@ def s_dense(draw: Any) -> tuple:
 
 
 @st.composite
+def s_einsum_dense(draw: Any) -> tuple:
+    n = st.integers(1, 5)
+    form = draw(st.integers(0, 5))
+    if form == 0:  # a plain Dense
+        eq, shape, out, bias = "ab,bc->ac", (draw(n),), draw(st.sampled_from([[draw(n)], draw(n)])), ["c"]
+    elif form == 1:  # Dense on the last axis of a sequence; the time length may stay unknown
+        t = draw(n)
+        eq, shape, out, bias = "abc,cd->abd", (t, draw(n)), [draw(st.sampled_from([t, None])), draw(n)], ["d"]
+    elif form == 2:  # split into heads
+        t = draw(n)
+        eq, shape, out, bias = "abc,cde->abde", (t, draw(n)), [t, draw(n), draw(n)], ["de", "e", "d"]
+    elif form == 3:  # contract two axes
+        eq, shape, out, bias = "abc,bcd->ad", (draw(n), draw(n)), [draw(n)], ["d"]
+    elif form == 4:  # left ellipsis: any leading axes
+        eq, shape, out, bias = "...b,bc->...c", (*any_shape(draw, 0, 2), draw(n)), [draw(n)], ["c"]
+    else:  # right ellipsis
+        eq, shape, out, bias = "ab...,bc->ac...", (draw(n), *any_shape(draw, 1, 2)), [draw(n)], ["c"]
+    args: dict[str, Any] = {
+        "equation": eq,
+        "output_shape": out,
+        "activation": draw(st.sampled_from(ACTIVATIONS)),
+    }
+    if draw(st.booleans()):
+        args["bias_axes"] = draw(st.sampled_from(bias))
+    if draw(st.integers(0, 3)) == 0:
+        args["lora_rank"] = draw(st.integers(1, 3))
+    return args, [shape], None
+
+
+@st.composite
 def s_embedding(draw: Any) -> tuple:
     args: dict[str, Any] = {
         "input_dim": draw(st.integers(1, 20)),
@@ -458,6 +488,7 @@ def rate_args() -> st.SearchStrategy:
 STRATEGIES: dict[str, st.SearchStrategy] = {
     "Dense": s_dense(),
     "Embedding": s_embedding(),
+    "EinsumDense": s_einsum_dense(),
     "Activation": weightless(st.fixed_dictionaries({"activation": st.sampled_from(ACTIVATIONS[1:])})),
     "ReLU": weightless(
         st.fixed_dictionaries(

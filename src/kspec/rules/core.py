@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+import re
+from typing import Annotated, Any, ClassVar
 
-from pydantic import model_validator
+from pydantic import Field, PlainValidator, WithJsonSchema, model_validator
 
 from kspec.rules.registry import LayerArgs, Shape, ShapeError, expect_rank, known, register
 from kspec.rules.spatial import DataFormat
@@ -22,6 +23,7 @@ from kspec.spec.types import (
     PositiveInt,
     Rate,
     Regularizer,
+    Str,
 )
 
 
@@ -236,3 +238,137 @@ class Masking(LayerArgs):
 @register
 class Identity(LayerArgs):
     """Passes its input through unchanged."""
+
+
+_EINSUM_FORMS = [  # Keras's three accepted forms, with "..." written as "0"
+    (re.compile(r"([a-zA-Z]+),([a-zA-Z]+)->([a-zA-Z]+)"), False),
+    (re.compile(r"0([a-zA-Z]+),([a-zA-Z]+)->0([a-zA-Z]+)"), True),
+    (re.compile(r"([a-zA-Z]{2,})0,([a-zA-Z]+)->([a-zA-Z]+)0"), False),
+]
+
+
+def _einsum_form(equation: str) -> tuple[str, str, str, bool] | None:
+    for pattern, left_elided in _EINSUM_FORMS:
+        m = pattern.fullmatch(equation.replace("...", "0"))
+        if m:
+            return m.group(1), m.group(2), m.group(3), left_elided
+    return None
+
+
+def _einsum_equation(v: Any) -> str:
+    if not isinstance(v, str) or _einsum_form(v) is None:
+        raise ValueError(
+            f"must be an einsum equation like 'ab,bc->ac', '...b,bc->...c' or 'ab...,bc->ac...', got {v!r}"
+        )
+    return v
+
+
+def _partial_shape(v: Any) -> tuple[int | None, ...]:
+    if isinstance(v, int) and not isinstance(v, bool) and v > 0:
+        return (v,)
+    if isinstance(v, (list, tuple)) and all(
+        d is None or (isinstance(d, int) and not isinstance(d, bool) and d > 0) for d in v
+    ):
+        return tuple(v)
+    raise ValueError(f"must be a positive integer or a list of positive integers or nulls, got {v!r}")
+
+
+EinsumEquation = Annotated[str, PlainValidator(_einsum_equation), WithJsonSchema({"type": "string"})]
+PartialShape = Annotated[
+    tuple[int | None, ...],
+    PlainValidator(_partial_shape),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 1},
+                {"type": "array", "items": {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "null"}]}},
+            ]
+        }
+    ),
+]
+
+
+def einsum_shapes(
+    equation: str, bias_axes: str | None, x: Shape, partial: tuple[int | None, ...]
+) -> tuple[list[int | None], list[int | None], list[int] | None]:
+    """(output shape, kernel shape, bias shape) exactly as Keras's `_analyze_einsum_string` derives them."""
+    form = _einsum_form(equation)
+    assert form is not None  # validated with the arguments
+    input_spec, weight_spec, output_spec, left = form
+    elided = len(x) - len(input_spec)
+    out: list[int | None] = [x[0], *partial]
+    if elided > 0 and left:
+        for i in range(1, elided):
+            out.insert(1, x[i])
+    elif elided > 0:
+        out.extend(x[len(x) - elided :])
+    if left:
+        in_map = {d: i + elided - len(x) for i, d in enumerate(input_spec)}
+        out_map = {d: i + elided for i, d in enumerate(output_spec)}
+    else:
+        in_map = {d: i for i, d in enumerate(input_spec)}
+        out_map = {d: i for i, d in enumerate(output_spec)}
+    if len(out) != len(output_spec) + max(elided, 0) or elided < 0:
+        raise ShapeError(
+            f"equation {equation!r} and output_shape {list(partial)} do not fit an input of rank {len(x)}"
+        )
+    for d in input_spec:
+        if d in out_map and out[out_map[d]] is not None and out[out_map[d]] != x[in_map[d]]:
+            raise ShapeError(
+                f"input and output_shape disagree on dimension {d!r}: {x[in_map[d]]} vs {out[out_map[d]]}"
+            )
+    for d in output_spec:
+        if d not in input_spec and d not in weight_spec:
+            raise ShapeError(f"output dimension {d!r} is in neither the input nor the weight spec")
+    kernel: list[int | None] = []
+    for d in weight_spec:
+        if d in out_map:
+            kernel.append(out[out_map[d]])
+        elif d in in_map:
+            kernel.append(x[in_map[d]])
+        else:
+            raise ShapeError(f"weight dimension {d!r} is in neither the input nor the output spec")
+    bias: list[int] | None = None
+    if bias_axes is not None:
+        offset = elided if left else 0
+        for d in bias_axes:
+            if d not in output_spec:
+                raise ShapeError(f"bias axis {d!r} is not in the output spec {output_spec!r}")
+        first = min(output_spec.find(d) for d in bias_axes)
+        bias = [
+            known(out[output_spec.find(d) + offset], f"output dimension {d!r}") if d in bias_axes else 1
+            for d in output_spec[first:]
+        ]
+    return out, kernel, bias
+
+
+@register
+class EinsumDense(LayerArgs):
+    """A dense layer written as an einsum `equation` ("abc,cd->abd"): projects any axes to `output_shape`."""
+
+    equation: EinsumEquation
+    # `output_shape` is the method every rule has, so the argument is stored under another name
+    output_shape_: PartialShape = Field(alias="output_shape")
+    activation: ActivationName = None
+    bias_axes: Str | None = None
+    kernel_initializer: Initializer = "glorot_uniform"
+    bias_initializer: Initializer = "zeros"
+    kernel_regularizer: Regularizer = None
+    bias_regularizer: Regularizer = None
+    kernel_constraint: Constraint = None
+    bias_constraint: Constraint = None
+    lora_rank: PositiveInt | None = None
+    lora_alpha: Number | None = None
+
+    def output_shape(self, shapes: list[Shape]) -> Shape:
+        return tuple(einsum_shapes(self.equation, self.bias_axes, shapes[0], self.output_shape_)[0])
+
+    def weight_counts(self, shapes: list[Shape]) -> tuple[int, int]:
+        _, kernel, bias = einsum_shapes(self.equation, self.bias_axes, shapes[0], self.output_shape_)
+        dims = [known(d, "kernel dimension") for d in kernel]
+        full = math.prod(dims)
+        if self.lora_rank is None:
+            learn, fixed = full, 0
+        else:
+            learn, fixed = self.lora_rank * (math.prod(dims[:-1]) + dims[-1]), full
+        return learn + (math.prod(bias) if bias else 0), fixed

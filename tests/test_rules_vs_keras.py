@@ -732,3 +732,39 @@ def test_shapes_keras_rejects_are_shape_errors(keras: Any, layer_type: str, args
         rule_result(layer_type, args, [shape])
     with pytest.raises(Exception):  # noqa: B017  (Keras raises several types)
         keras_result(keras, layer_type, args, [shape], None)
+
+
+@st.composite
+def perturbed(draw: Any, layer_type: str) -> tuple:
+    """A valid case whose input dimensions are then redrawn small: often a shape the layer rejects."""
+    args, shapes, dtype = draw(STRATEGIES[layer_type])
+    return args, [tuple(draw(st.integers(1, 3)) for _ in s) for s in shapes], dtype
+
+
+@pytest.mark.parametrize("layer_type", sorted({cls.keras_type for cls in REGISTRY.values()}))
+def test_rule_accepts_only_what_keras_accepts(keras: Any, layer_type: str) -> None:
+    """On arbitrary small shapes the rule and Keras accept and reject the same ones (about 15% are
+    rejected by both), and agree on shape and counts where they accept."""
+
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        derandomize=EXAMPLES <= 15,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(case=perturbed(layer_type))
+    def check(case: tuple) -> None:
+        args, shapes, dtype = case
+        try:
+            got = rule_result(layer_type, args, shapes)
+        except ShapeError:
+            got = None
+        try:
+            expected = keras_result(keras, layer_type, args, shapes, dtype)
+        except Exception:
+            expected = None
+        assert got == expected, (
+            f"{layer_type}({args}) on {shapes}: rule {got}, Keras {expected} (None: rejects)"
+        )
+
+    check()

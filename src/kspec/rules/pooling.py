@@ -18,7 +18,7 @@ class _Pool(LayerArgs):
         batch, spatial, channels = split(shapes[0], self.rank, self.data_format)
         p = self.pool_size  # type: ignore[attr-defined]
         s = self.strides or p  # type: ignore[attr-defined]
-        out = [window_length(n, p[i], s[i], self.padding, 1) for i, n in enumerate(spatial)]
+        out = [window_length(n, p[i], s[i], self.padding, 1, "pool window") for i, n in enumerate(spatial)]
         return join(batch, out, channels, self.data_format)
 
 

@@ -25,7 +25,9 @@ def join(
     return (batch, *spatial, channels)
 
 
-def window_length(size: int | None, window: int, stride: int, padding: str, dilation: int = 1) -> int | None:
+def window_length(
+    size: int | None, window: int, stride: int, padding: str, dilation: int = 1, what: str = "kernel"
+) -> int | None:
     """Output length of a sliding window (convolution or pooling) along one axis, as Keras computes it."""
     if size is None:
         return None
@@ -33,7 +35,6 @@ def window_length(size: int | None, window: int, stride: int, padding: str, dila
         return -(-size // stride)
     span = dilation * (window - 1) + 1
     if size < span:
-        what = "kernel" if dilation else "window"
         raise ShapeError(f"{what} of extent {span} is larger than the input ({size}) with padding 'valid'")
     return (size - span) // stride + 1
 

@@ -325,3 +325,26 @@ def test_check_matches_the_built_functional_model(keras: Any, spec_dict: dict[st
     assert report["total_params"] == model.count_params()
     assert report["trainable_params"] == weight_sizes(model.trainable_weights)
     assert report["non_trainable_params"] == weight_sizes(model.non_trainable_weights)
+
+
+@settings(
+    max_examples=max(EXAMPLES // 4, 5),
+    deadline=None,
+    derandomize=EXAMPLES <= 60,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(spec_dict=specs())
+def test_check_totals_match_every_api(keras: Any, spec_dict: dict[str, Any]) -> None:
+    """The subclass API (and Sequential, for chains) reach the same totals, frozen layers included."""
+    spec = kspec.from_dict(spec_dict)
+    report = kspec.check(spec).to_dict()
+    apis = ["subclass"] + (["sequential"] if report["sequential"] else [])
+    for api in apis:
+        model = kspec.build(spec, api)
+        got = [
+            model.count_params(),
+            weight_sizes(model.trainable_weights),
+            weight_sizes(model.non_trainable_weights),
+        ]
+        want = [report["total_params"], report["trainable_params"], report["non_trainable_params"]]
+        assert got == want, f"{api}: Keras {got}, kspec {want}\n{spec_dict}"

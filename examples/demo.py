@@ -42,14 +42,16 @@ def main() -> None:
     run_dir = os.path.join(args.out, "run")
     print(f"\n== training {args.epochs} epochs into {run_dir}")
     result = kspec.train(spec, run_dir, epochs=args.epochs, force=True)
-    print("test metrics:", getattr(result, "metrics", result))
+    print("test metrics:", {k: round(v, 4) for k, v in result.metrics.items()})
 
     print("\n== comparing the three APIs")
-    comparison = kspec.compare(spec, out_dir=os.path.join(args.out, "compare"))
-    from kspec.report.compare import format_text
+    from kspec.report.compare_render import text_table, write_outputs
 
-    print(format_text(comparison))
-    print(f"\nopen {os.path.join(run_dir, 'report.html')} for the report")
+    comparison = kspec.compare(spec)
+    print(text_table(comparison))
+    written = write_outputs(comparison, os.path.join(args.out, "compare"))
+    print("wrote", ", ".join(written))
+    print(f"\nopen {os.path.join(run_dir, 'report.html')} for the training report")
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ def test_save_and_reload_example(tmp_path):
 def test_demo_runs_end_to_end(tmp_path):
     """What `make demo` runs: three summaries, three diagrams, a short training run, a comparison."""
     out = run_example("demo.py", "--out", str(tmp_path), "--epochs", "1")
-    assert out.count("Total params: 17,226") == 4  # kspec check and the three APIs. summaries agree
+    assert out.count("Total params: 17,226") == 4  # kspec check and the three APIs' summaries agree
     for api in ("sequential", "functional", "subclass"):
         assert (tmp_path / "diagrams" / f"digits_mlp_{api}.png").read_bytes()[:4] == b"\x89PNG"
     for name in ("model.keras", "history.json", "metrics.json", "summary.txt", "model.png", "curves.png",

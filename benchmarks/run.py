@@ -1,0 +1,140 @@
+"""`make bench`: run the four benchmarks and write their results into benchmarks/README.md.
+
+    .venv/bin/python benchmarks/run.py            # the full run (a few minutes)
+    .venv/bin/python benchmarks/run.py --quick    # tiny sizes, one repetition: does it still run?
+
+Results go between the RESULTS markers of README.md (the text around them is kept) and into
+results.json beside it. Ratios are taken in one run, kspec and its hand-written twin interleaved,
+so a busy machine slows both sides alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import pathlib
+import sys
+import tempfile
+from typing import Any
+
+HERE = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import bench_lib  # noqa: E402
+
+BEGIN, END = "<!-- RESULTS:BEGIN (written by benchmarks/run.py) -->", "<!-- RESULTS:END -->"
+TARGETS = {"check": 20.0, "build": 1.05, "fit": 0.98}
+
+
+def run_all(quick: bool) -> dict[str, Any]:
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))  # the hand-written 1000-layer models too
+    check_layers, mem_layers = (20, 20) if quick else (300, 300)
+    depths = (5, 10) if quick else (10, 100, 1000)
+    reps = {d: 1 for d in depths} if quick else {10: 7, 100: 5, 1000: 3}
+    fit_reps = 1 if quick else 7
+    with tempfile.TemporaryDirectory() as tmp:
+        check_spec = bench_lib.write_chain_spec(os.path.join(tmp, "check.yaml"), check_layers)
+        mem_spec = bench_lib.write_chain_spec(os.path.join(tmp, "mem.yaml"), mem_layers)
+        # Memory and check first: their child processes must not fork from a parent holding Keras.
+        print(f"4. peak memory ({mem_layers} layers) ...", flush=True)
+        memory = bench_lib.bench_memory(mem_spec, mem_layers, reps=1)
+        print(f"   {memory}", flush=True)
+        print(f"1. kspec check ({check_layers} layers) vs import keras ...", flush=True)
+        check = bench_lib.bench_check(check_spec, reps=1 if quick else 5)
+        print(f"   {check}", flush=True)
+        print(f"2. build time at {depths} layers ...", flush=True)
+        build = bench_lib.bench_build(depths, reps)
+        for row in build:
+            print(f"   {row}", flush=True)
+        print("   kspec's own share of build time (cProfile) ...", flush=True)
+        share = bench_lib.kspec_share(10 if quick else 100)
+        print(f"   {share}", flush=True)
+        print("3. fit throughput ...", flush=True)
+        fit = bench_lib.bench_fit(reps=fit_reps, samples=512 if quick else 4096)
+        for row in fit:
+            print(f"   {row}", flush=True)
+    return {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "machine": bench_lib.machine(), "quick": quick, "check": check, "build": build,
+            "build_share": share, "fit": fit, "memory": memory}
+
+
+def _ok(good: bool) -> str:
+    return "met" if good else "**missed**"
+
+
+def markdown(r: dict[str, Any]) -> str:
+    m = r["machine"]
+    c = r["check"]
+    lines = [f"Run: {r['date']}{' (--quick: tiny sizes, not results)' if r['quick'] else ''}. "
+             f"Machine: {m['platform']}, {m['cpus']} CPUs ({m['processor']}), Python {m['python']}, "
+             f"Keras {m['keras']}, TensorFlow {m['tensorflow']}; load average at the end {m['load_average']:.2f}.",
+             "", "### 1. `kspec check` vs `python -c \"import keras\"` (whole processes)", "",
+             "| kspec check | import keras | ratio | target |", "|---:|---:|---:|---|",
+             f"| {c['check_s']:.3f} s | {c['import_keras_s']:.3f} s | {c['ratio']:.1f}x faster | "
+             f">= {TARGETS['check']:.0f}x: {_ok(c['ratio'] >= TARGETS['check'])} |",
+             "", f"Median of {c['reps']} runs each, interleaved.", "",
+             "### 2. Build time: `kspec.build` vs the same Dense chain written in Keras", "",
+             "| API | layers | reps | kspec | by hand | ratio (medians) | ratio (best) | kspec ms/layer | "
+             "hand ms/layer | target <= 1.05x |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for row in r["build"]:
+        lines.append(f"| {row['api']} | {row['layers']} | {row['reps']} | {row['kspec_s']:.3f} s | "
+                     f"{row['hand_s']:.3f} s | {row['ratio']:.3f} | {row['best_ratio']:.3f} | {row['kspec_ms_per_layer']:.2f} | "
+                     f"{row['hand_ms_per_layer']:.2f} | {_ok(row['ratio'] <= TARGETS['build'])} |")
+    lines += ["", "kspec's own code (self time of `kspec` frames, cProfile, one build of "
+              f"{r['build_share'][0]['layers']} layers; the rest is Keras):", "",
+              "| API | build (profiled) | in kspec code | share |", "|---|---:|---:|---:|"]
+    for row in r["build_share"]:
+        lines.append(f"| {row['api']} | {row['total_s']:.3f} s | {row['kspec_s'] * 1000:.1f} ms | "
+                     f"{100 * row['share']:.2f} % |")
+    lines += ["", "### 3. Fit throughput: spec-built vs hand-written (MLP 64-256-256-10, batch 128)", "",
+              "| API | kspec samples/s | hand samples/s | ratio (medians) | ratio (best) | target >= 0.98x |",
+              "|---|---:|---:|---:|---:|---|"]
+    for row in r["fit"]:
+        lines.append(f"| {row['api']} | {row['kspec_samples_per_s']:,.0f} | {row['hand_samples_per_s']:,.0f} | "
+                     f"{row['ratio']:.3f} | {row['best_ratio']:.3f} | {_ok(row['ratio'] >= TARGETS['fit'])} |")
+    mem = r["memory"]
+    lines += ["", f"### 4. Peak memory (maxrss of a fresh process, {mem['layers']}-layer chain)", "",
+              "| process | peak RSS |", "|---|---:|",
+              f"| `kspec check` | {mem['check_mib']:.0f} MiB |",
+              f"| `python -c \"import keras\"` | {mem['import_keras_mib']:.0f} MiB |"]
+    for row in mem["builds"]:
+        lines.append(f"| `kspec.build` {row['api']} / by hand | {row['kspec_mib']:.0f} / {row['hand_mib']:.0f} MiB "
+                     f"(ratio {row['ratio']:.3f}) |")
+    return "\n".join(lines)
+
+
+def write_readme(results: dict[str, Any], path: pathlib.Path) -> None:
+    from kspec.report.files import write_text
+
+    text = path.read_text() if path.exists() else f"# Benchmarks\n\n{BEGIN}\n{END}\n"
+    if BEGIN not in text:
+        text += f"\n{BEGIN}\n{END}\n"
+    head, rest = text.split(BEGIN, 1)
+    tail = rest.split(END, 1)[1] if END in rest else ""
+    write_text(path, f"{head}{BEGIN}\n{markdown(results)}\n{END}{tail}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, one repetition (smoke test)")
+    parser.add_argument("--readme", help="where the results go (default: benchmarks/README.md; "
+                        "--quick prints them instead)")
+    args = parser.parse_args(argv)
+    results = run_all(args.quick)
+    if args.quick and not args.readme:
+        print(markdown(results))
+        return 0
+    from kspec.report.files import write_text
+
+    readme = pathlib.Path(args.readme or HERE / "README.md")
+    write_readme(results, readme)
+    write_text(readme.with_name("results.json"), json.dumps(results, indent=2) + "\n")
+    print(f"wrote {readme} and {readme.with_name('results.json')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -44,6 +44,20 @@ def _build(spec: Spec, api: str | None = None) -> keras.Model:
 build = _build  # `import kspec.build` rebinds this to the (callable) stage package
 
 
+def _train(spec: Spec | str, out_dir: str, **kwargs: Any) -> Any:
+    """Compile, fit and evaluate `spec`; write the run folder with its reports.
+
+    Keyword arguments: `epochs`, `batch_size`, `api`, `quiet`, `force` (see `kspec.train.run.train`).
+    """
+    from kspec.report.run_folder import REPORTER
+    from kspec.train.run import train as run_training
+
+    return run_training(spec, out_dir, reporter=REPORTER, **kwargs)
+
+
+train = _train  # `import kspec.train` rebinds this to the (callable) stage package
+
+
 def load_model(path: str, *, safe_mode: bool = True) -> keras.Model:
     """`keras.models.load_model` with kspec's `SpecModel` registered and Keras's safe mode on."""
     import keras
@@ -59,10 +73,6 @@ def __getattr__(name: str) -> Any:
         from kspec.report.diagram import plot
 
         return plot
-    if name == "train":
-        from kspec.train.run import train
-
-        return train
     if name == "compare":
         from kspec.report.compare import compare
 
@@ -71,4 +81,4 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = ["SpecError", "Spec", "Graph", "CheckReport", "load", "loads", "from_dict", "check",
-           "build", "resolve", "load_model", "__version__"]
+           "build", "train", "resolve", "load_model", "__version__"]

@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     print(summary_text(model, args.summary_format, show_trainable=args.show_trainable,
                        expand_nested=args.expand_nested, graph=kspec.resolve(spec)))
     if args.save:
-        from kspec.report.files import save_model
+        from kspec.files import save_model
 
         save_model(model, args.save)
         print(f"saved {args.save}")

@@ -10,7 +10,7 @@ import math
 import os
 from typing import Any
 
-from kspec.report.files import atomic_path
+from kspec.files import atomic_path
 
 _SKIP = {"epoch", "learning_rate", "lr"}
 

@@ -9,7 +9,7 @@ True
 Unlike `keras.utils.plot_model`, a subclassed model is drawn whole (every layer its `call`
 runs, every connection), and each layer can show its parameter counts; frozen layers are
 greyed and tagged. The diagram is built as a `pydot.Dot` first (one function per kind of
-node), then rendered (`diagram_render`), then written atomically (`kspec.report.files`).
+node), then rendered (`diagram_render`), then written atomically (`kspec.files`).
 Drawing needs no TensorFlow when every layer is in the checker's registry.
 """
 
@@ -326,7 +326,7 @@ def plot(spec: Any, path: str | os.PathLike[str], api: str = "functional", **opt
     `show_params`. Returns the paths written.
     """
     from kspec.graph.resolve import resolve
-    from kspec.report.files import write_bytes
+    from kspec.files import write_bytes
 
     graph = spec if isinstance(spec, Graph) else resolve(spec)
     opts = PlotOptions.from_kwargs(**options)

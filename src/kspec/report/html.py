@@ -14,7 +14,7 @@ import json
 import os
 from typing import Any
 
-from kspec.report.files import write_text
+from kspec.files import write_text
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;

@@ -14,7 +14,9 @@ __all__ = ["train", "predict", "evaluate", "TrainResult"]
 
 
 def _public_train(*args: Any, **kwargs: Any) -> Any:
-    return train(*args, **kwargs)
+    import kspec
+
+    return kspec._train(*args, **kwargs)  # the facade adds the report stage's run-folder reports
 
 
 from kspec._callable import make_callable  # noqa: E402

@@ -16,7 +16,7 @@ from typing import Any
 import keras
 
 from kspec.errors import KspecRuntimeError
-from kspec.report.files import write_text
+from kspec.files import write_text
 
 # Callback arguments that name a file or folder: relative paths are inside the run folder.
 _PATH_ARGS = {

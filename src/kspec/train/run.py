@@ -20,12 +20,12 @@ import shutil
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
 from kspec.errors import KspecRuntimeError, SpecError
-from kspec.report.files import write_text
+from kspec.files import save_model, write_text
 from kspec.spec.model import CompileModel, TrainModel
 from kspec.spec.validate import Spec
 
@@ -42,6 +42,15 @@ RUN_FILES = (
     "spec.yaml",
     "diagram_note.txt",
 )
+
+
+class RunReporter(Protocol):
+    """Writes the reports of a run folder; the report stage provides one (`kspec.report.run_folder`)."""
+
+    def artifacts(self, model: Any, graph: Any, spec: Spec, run_dir: str, history: dict[str, Any],
+                  api: str) -> list[str]: ...
+
+    def page(self, run_dir: str) -> list[str]: ...
 
 
 @dataclass
@@ -143,6 +152,7 @@ def train(
     api: str | None = None,
     quiet: bool = False,
     force: bool = False,
+    reporter: RunReporter | None = None,
 ) -> TrainResult:
     """Compile, fit and evaluate `spec`, writing the run folder `out_dir`.
 
@@ -153,6 +163,9 @@ def train(
         epochs, batch_size: override the spec's `train.epochs` / `train.batch_size`.
         api: construction API (default: the spec's `api`).
         quiet: no progress bar and no messages.
+        reporter: writes the run folder's reports (summary, diagram, curves, HTML); the public
+            `kspec.train` passes the report stage's. Without one only the model, history and
+            metrics are written.
     """
     import kspec
 
@@ -257,7 +270,10 @@ def train(
         _say(quiet, "test: " + ", ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
     write_text(os.path.join(run_dir, "metrics.json"), json.dumps(metrics, indent=1) + "\n")
 
-    files = write_artifacts(model, graph, spec, run_dir, history, api)
+    save_model(model, os.path.join(run_dir, "model.keras"))
+    files = ["model.keras", "history.json", "metrics.json"]
+    if reporter is not None:
+        files += reporter.artifacts(model, graph, spec, run_dir, history, api)
     run_info.update(
         status="finished",
         finished_epochs=history["epoch"][-1] if history["epoch"] else 0,
@@ -265,70 +281,18 @@ def train(
         seconds=round(time.perf_counter() - start, 2),
     )
     write_text(os.path.join(run_dir, "run.json"), json.dumps(run_info, indent=1) + "\n")
-    from kspec.report.html import write_report
-
-    write_report(run_dir)
-    _say(quiet, f"wrote {run_dir}/ ({', '.join(files + ['report.html'])})")
+    if reporter is not None:
+        files += reporter.page(run_dir)
+    _say(quiet, f"wrote {run_dir}/ ({', '.join(files)})")
     return TrainResult(
         run_dir=run_dir,
         model=model,
         history=history,
         metrics=metrics,
         initial_epoch=log.initial_epoch,
-        files=files + ["report.html"],
+        files=files,
         seconds=time.perf_counter() - start,
     )
-
-
-def write_artifacts(
-    model: Any, graph: Any, spec: Spec, run_dir: str, history: dict[str, Any], api: str
-) -> list[str]:
-    """model.keras, summary.txt/.json, model.png (never fatal) and curves.png."""
-    from kspec.report.curves import plot_curves
-    from kspec.report.files import save_model
-    from kspec.report.summary import keras_summary, summary_dict
-
-    save_model(model, os.path.join(run_dir, "model.keras"))
-    write_text(os.path.join(run_dir, "summary.txt"), keras_summary(model, show_trainable=True) + "\n")
-    write_text(os.path.join(run_dir, "summary.json"), json.dumps(summary_dict(model, graph), indent=1) + "\n")
-    files = ["model.keras", "history.json", "metrics.json", "summary.txt"]
-    note = draw_topology(graph, model, os.path.join(run_dir, "model.png"), api)
-    note_path = os.path.join(run_dir, "diagram_note.txt")
-    if note:
-        write_text(note_path, note + "\n")
-    else:
-        files.append("model.png")
-        if os.path.exists(note_path):
-            os.unlink(note_path)
-    plot_curves(history, os.path.join(run_dir, "curves.png"), title=spec.name)
-    files.append("curves.png")
-    return files
-
-
-def draw_topology(graph: Any, model: Any, path: str, api: str) -> str | None:
-    """Draw model.png; return a note instead of failing when drawing is impossible."""
-    from kspec.report.files import atomic_path
-
-    try:
-        try:
-            from kspec.report import diagram
-        except ImportError:
-            diagram = None  # type: ignore[assignment]
-        if diagram is not None:
-            diagram.plot(graph, path, api=api)
-        else:
-            import keras
-
-            with atomic_path(path, suffix=".png") as tmp:
-                keras.utils.plot_model(model, to_file=tmp, show_shapes=True, show_layer_names=True)
-        if not os.path.exists(path) or os.path.getsize(path) == 0:
-            return "the topology diagram could not be drawn (no file was written)"
-        return None
-    except Exception as exc:  # a diagram is a nicety: never fail the run over it
-        line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        if os.path.exists(path):
-            os.unlink(path)
-        return f"the topology diagram could not be drawn: {type(exc).__name__}: {line}"
 
 
 # ------------------------------------------------------------------------ reuse a finished run
@@ -359,7 +323,7 @@ def predict(run_dir: str, input_path: str, out_path: str, batch_size: int = 256)
     """Predictions of a finished run's model for the features in `input_path` (.npz or .csv)."""
     import numpy as np
 
-    from kspec.report.files import atomic_path
+    from kspec.files import atomic_path
     from kspec.train import data as D
 
     info, model = load_run(run_dir)

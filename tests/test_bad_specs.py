@@ -315,7 +315,7 @@ CASES = [
         "bad_layer_name",
         INPUT + "layers:\n  - {type: Dense, units: 2, name: »'a b'}\n",
         "layers[0].name",
-        r"must be a name of letters, digits",
+        r"must be a name of ASCII letters, digits",
     ),
     # --- names and wiring -------------------------------------------------------------------
     Case(

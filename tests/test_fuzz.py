@@ -302,12 +302,12 @@ def test_fuzz_random_yaml_text():
 @pytest.mark.slow
 @pytest.mark.xdist_group("keras_specs")
 def test_fuzz_build_sample(keras):
-    """A small sample of mutants that pass `check` goes through `kspec.build` (functional)."""
+    """A small sample of mutants that pass `check` goes through `kspec.build` with a random API."""
     counter = Counter()
 
     @_settings(BUILD_EXAMPLES * 8)
-    @given(mutant_texts())
-    def run(case: tuple[str, str]) -> None:
+    @given(mutant_texts(), st.sampled_from(["sequential", "functional", "subclass"]))
+    def run(case: tuple[str, str], api: str) -> None:
         spec = check_one(*case)
         if spec is None or counter.ok >= BUILD_EXAMPLES:
             return
@@ -316,7 +316,7 @@ def test_fuzz_build_sample(keras):
             return
         counter.ok += 1
         try:
-            kspec.build(spec, api="functional")
+            kspec.build(spec, api=api)
         except kspec.SpecError as exc:
             assert "\n" not in str(exc)
 

@@ -6,6 +6,7 @@ carries a JSON Schema, so `kspec schema` describes exactly what validation accep
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from pydantic import PlainValidator, WithJsonSchema
@@ -63,9 +64,19 @@ def _str(v: Any) -> str:
     return v
 
 
+#: TensorFlow's scope-name rule, which the subclass API's layer names must pass.
+NAME_PATTERN = "^[A-Za-z0-9.][A-Za-z0-9_.-]*$"
+NAME_RULE = "must be a name of ASCII letters, digits, '_', '-' or '.' that starts with a letter, digit or '.'"
+_NAME_RE = re.compile(NAME_PATTERN.strip("^$"))
+
+
+def is_name(v: Any) -> bool:
+    return isinstance(v, str) and _NAME_RE.fullmatch(v) is not None
+
+
 def _name(v: Any) -> str:
-    if not isinstance(v, str) or not v or not all(c.isalnum() or c in "_-." for c in v):
-        raise ValueError(f"must be a name of letters, digits, '_', '-' or '.', got {v!r}")
+    if not is_name(v):
+        raise ValueError(f"{NAME_RULE}, got {v!r}")
     return v
 
 
@@ -179,7 +190,7 @@ Rate = Annotated[
 Bool = Annotated[bool, PlainValidator(_bool), WithJsonSchema({"type": "boolean"})]
 Str = Annotated[str, PlainValidator(_str), WithJsonSchema({"type": "string"})]
 Name = Annotated[
-    str, PlainValidator(_name), WithJsonSchema({"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"})
+    str, PlainValidator(_name), WithJsonSchema({"type": "string", "pattern": NAME_PATTERN})
 ]
 Activation = Annotated[
     Any,

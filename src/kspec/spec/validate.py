@@ -10,7 +10,7 @@ from pydantic import BaseModel, ValidationError
 
 from kspec.errors import Path, SpecError
 from kspec.rules.registry import LayerArgs, argument_names, load_all
-from kspec.spec import names
+from kspec.spec import names, types
 from kspec.spec.loader import Document
 from kspec.spec.model import CompileModel, InputModel, SpecModel, TrainModel
 
@@ -174,9 +174,8 @@ def _validate_layer(doc: Document, raw: Any, index: int, allow_unsafe: bool,
                                                        set(registry) | names.KERAS_LAYERS)
                         + " (custom layers need their module in `plugins:`)")
     name = raw.get("name")
-    if name is not None and (not isinstance(name, str) or not name
-                             or not all(c.isalnum() or c in "_-." for c in name)):
-        raise doc.error(path + ("name",), f"must be a name of letters, digits, '_', '-' or '.', got {name!r}")
+    if name is not None and not types.is_name(name):
+        raise doc.error(path + ("name",), f"{types.NAME_RULE}, got {name!r}")
     inputs = raw.get("inputs")
     if inputs is not None:
         if isinstance(inputs, str):

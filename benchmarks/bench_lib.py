@@ -35,6 +35,7 @@ WIDTH = 8  # units of every Dense in the generated chains
 
 # --- specs and their hand-written twins ------------------------------------------------------------
 
+
 def chain_text(layers: int, units: int = WIDTH) -> str:
     lines = [f"name: chain{layers}", "inputs: [{name: x, shape: [%d]}]" % units, "layers:"]
     lines += [f"  - {{type: Dense, name: d{i}, units: {units}, activation: relu}}" for i in range(layers)]
@@ -51,9 +52,13 @@ def hand_chain(api: str, layers: int, units: int = WIDTH) -> Any:
     import keras
 
     if api == "sequential":  # the list form: `add` per layer rebuilds the graph each time (quadratic)
-        return keras.Sequential([keras.Input(shape=(units,), name="x"),
-                                 *[keras.layers.Dense(units, activation="relu", name=f"d{i}") for i in range(layers)]],
-                                name=f"chain{layers}")
+        return keras.Sequential(
+            [
+                keras.Input(shape=(units,), name="x"),
+                *[keras.layers.Dense(units, activation="relu", name=f"d{i}") for i in range(layers)],
+            ],
+            name=f"chain{layers}",
+        )
     if api == "functional":
         inputs = keras.Input(shape=(units,), name="x")
         x = inputs
@@ -106,9 +111,11 @@ def hand_mlp(api: str) -> Any:
     import keras
 
     def layers() -> list[Any]:
-        return [keras.layers.Dense(256, activation="relu", name="h1"),
-                keras.layers.Dense(256, activation="relu", name="h2"),
-                keras.layers.Dense(10, activation="softmax", name="out")]
+        return [
+            keras.layers.Dense(256, activation="relu", name="h1"),
+            keras.layers.Dense(256, activation="relu", name="h2"),
+            keras.layers.Dense(10, activation="softmax", name="out"),
+        ]
 
     if api == "sequential":
         return keras.Sequential([keras.Input(shape=(64,), name="x"), *layers()], name="mlp")
@@ -136,13 +143,20 @@ def hand_mlp(api: str) -> Any:
 
 # --- helpers -----------------------------------------------------------------------------------------
 
+
 def machine() -> dict[str, Any]:
     import keras
     import tensorflow as tf
 
-    return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-            "cpus": os.cpu_count(), "python": platform.python_version(), "keras": keras.__version__,
-            "tensorflow": tf.__version__, "load_average": os.getloadavg()[0]}
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "keras": keras.__version__,
+        "tensorflow": tf.__version__,
+        "load_average": os.getloadavg()[0],
+    }
 
 
 def _wall(cmd: list[str]) -> float:
@@ -152,12 +166,14 @@ def _wall(cmd: list[str]) -> float:
 
 
 def _child(*args: str) -> dict[str, Any]:
-    done = subprocess.run([PYTHON, str(HERE / "bench_lib.py"), "child", *args], check=True,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [PYTHON, str(HERE / "bench_lib.py"), "child", *args], check=True, capture_output=True, text=True
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 # --- 1. check vs import keras --------------------------------------------------------------------
+
 
 def bench_check(spec_path: str, reps: int = 5) -> dict[str, Any]:
     """Whole-process wall time of `kspec check SPEC` and of `python -c "import keras"` (interleaved)."""
@@ -171,8 +187,12 @@ def bench_check(spec_path: str, reps: int = 5) -> dict[str, Any]:
 
 # --- 2. build time ---------------------------------------------------------------------------------
 
-def bench_build(depths: tuple[int, ...] = (10, 100, 1000), reps: dict[int, int] | None = None,
-                apis: tuple[str, ...] = APIS) -> list[dict[str, Any]]:
+
+def bench_build(
+    depths: tuple[int, ...] = (10, 100, 1000),
+    reps: dict[int, int] | None = None,
+    apis: tuple[str, ...] = APIS,
+) -> list[dict[str, Any]]:
     """Median build time of `kspec.build` and of the hand-written chain, per API and depth (interleaved)."""
     import keras
 
@@ -187,7 +207,10 @@ def bench_build(depths: tuple[int, ...] = (10, 100, 1000), reps: dict[int, int] 
             kspec.build(spec, api)  # warm-up: first builds pay one-off costs
             hand_chain(api, depth)
             runs: dict[str, list[float]] = {"kspec": [], "hand": []}
-            builders = {"kspec": lambda: kspec.build(spec, api), "hand": lambda: hand_chain(api, depth)}
+            builders = {
+                "kspec": lambda s=spec, a=api: kspec.build(s, a),
+                "hand": lambda a=api, d=depth: hand_chain(a, d),
+            }
             for rep in range(n):
                 for who in ("kspec", "hand") if rep % 2 == 0 else ("hand", "kspec"):  # no order bias
                     keras.backend.clear_session()
@@ -197,9 +220,19 @@ def bench_build(depths: tuple[int, ...] = (10, 100, 1000), reps: dict[int, int] 
                     runs[who].append(time.perf_counter() - start)
             k, h = statistics.median(runs["kspec"]), statistics.median(runs["hand"])
             best = min(runs["kspec"]) / min(runs["hand"])
-            rows.append({"api": api, "layers": depth, "reps": n, "kspec_s": k, "hand_s": h, "ratio": k / h,
-                         "best_ratio": best,
-                         "kspec_ms_per_layer": 1000 * k / depth, "hand_ms_per_layer": 1000 * h / depth})
+            rows.append(
+                {
+                    "api": api,
+                    "layers": depth,
+                    "reps": n,
+                    "kspec_s": k,
+                    "hand_s": h,
+                    "ratio": k / h,
+                    "best_ratio": best,
+                    "kspec_ms_per_layer": 1000 * k / depth,
+                    "hand_ms_per_layer": 1000 * h / depth,
+                }
+            )
     keras.backend.clear_session()
     return rows
 
@@ -232,8 +265,10 @@ def kspec_share(layers: int = 100, apis: tuple[str, ...] = APIS) -> list[dict[st
 
 # --- 3. fit throughput -------------------------------------------------------------------------------
 
-def bench_fit(reps: int = 5, samples: int = 4096, batch_size: int = 128,
-              apis: tuple[str, ...] = APIS) -> list[dict[str, Any]]:
+
+def bench_fit(
+    reps: int = 5, samples: int = 4096, batch_size: int = 128, apis: tuple[str, ...] = APIS
+) -> list[dict[str, Any]]:
     """Samples/s of one epoch of fit, after a warm-up epoch, spec-built vs hand-written (interleaved)."""
     import keras
     import numpy as np
@@ -258,21 +293,36 @@ def bench_fit(reps: int = 5, samples: int = 4096, batch_size: int = 128,
                 model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0, shuffle=False)
                 rates[who].append(samples / (time.perf_counter() - start))
         k, h = statistics.median(rates["kspec"]), statistics.median(rates["hand"])
-        rows.append({"api": api, "reps": reps, "kspec_samples_per_s": k, "hand_samples_per_s": h, "ratio": k / h,
-                     "best_ratio": max(rates["kspec"]) / max(rates["hand"])})
+        rows.append(
+            {
+                "api": api,
+                "reps": reps,
+                "kspec_samples_per_s": k,
+                "hand_samples_per_s": h,
+                "ratio": k / h,
+                "best_ratio": max(rates["kspec"]) / max(rates["hand"]),
+            }
+        )
         keras.backend.clear_session()
     return rows
 
 
 # --- 4. peak memory ----------------------------------------------------------------------------------
 
+
 def bench_memory(spec_path: str, layers: int, reps: int = 1, apis: tuple[str, ...] = APIS) -> dict[str, Any]:
     """maxrss (MiB) of fresh processes: `kspec check`, `import keras`, kspec.build and the hand build."""
+
     def peak(*args: str) -> float:
         return statistics.median(_child(*args)["maxrss_mib"] for _ in range(reps))
 
-    out: dict[str, Any] = {"layers": layers, "reps": reps, "check_mib": peak("check", spec_path),
-                           "import_keras_mib": peak("import-keras"), "builds": []}
+    out: dict[str, Any] = {
+        "layers": layers,
+        "reps": reps,
+        "check_mib": peak("check", spec_path),
+        "import_keras_mib": peak("import-keras"),
+        "builds": [],
+    }
     for api in apis:
         k, h = peak("kspec-build", spec_path, api), peak("hand-build", str(layers), api)
         out["builds"].append({"api": api, "kspec_mib": k, "hand_mib": h, "ratio": k / h})

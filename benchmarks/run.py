@@ -32,7 +32,7 @@ def run_all(quick: bool) -> dict[str, Any]:
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))  # the hand-written 1000-layer models too
     check_layers, mem_layers = (20, 20) if quick else (300, 300)
     depths = (5, 10) if quick else (10, 100, 1000)
-    reps = {d: 1 for d in depths} if quick else {10: 7, 100: 5, 1000: 3}
+    reps = {d: 1 for d in depths} if quick else {10: 15, 100: 7, 1000: 3}
     fit_reps = 1 if quick else 7
     with tempfile.TemporaryDirectory() as tmp:
         check_spec = bench_lib.write_chain_spec(os.path.join(tmp, "check.yaml"), check_layers)
@@ -52,12 +52,19 @@ def run_all(quick: bool) -> dict[str, Any]:
         share = bench_lib.kspec_share(10 if quick else 100)
         print(f"   {share}", flush=True)
         print("3. fit throughput ...", flush=True)
-        fit = bench_lib.bench_fit(reps=fit_reps, samples=512 if quick else 4096)
+        fit = bench_lib.bench_fit(reps=fit_reps, samples=512 if quick else 32768)
         for row in fit:
             print(f"   {row}", flush=True)
-    return {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "machine": bench_lib.machine(), "quick": quick, "check": check, "build": build,
-            "build_share": share, "fit": fit, "memory": memory}
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": bench_lib.machine(),
+        "quick": quick,
+        "check": check,
+        "build": build,
+        "build_share": share,
+        "fit": fit,
+        "memory": memory,
+    }
 
 
 def _ok(good: bool) -> str:
@@ -67,47 +74,77 @@ def _ok(good: bool) -> str:
 def markdown(r: dict[str, Any]) -> str:
     m = r["machine"]
     c = r["check"]
-    lines = [f"Run: {r['date']}{' (--quick: tiny sizes, not results)' if r['quick'] else ''}. "
-             f"Machine: {m['platform']}, {m['cpus']} CPUs ({m['processor']}), Python {m['python']}, "
-             f"Keras {m['keras']}, TensorFlow {m['tensorflow']}; load average at the end {m['load_average']:.2f}.",
-             "", "### 1. `kspec check` vs `python -c \"import keras\"` (whole processes)", "",
-             "| kspec check | import keras | ratio | target |", "|---:|---:|---:|---|",
-             f"| {c['check_s']:.3f} s | {c['import_keras_s']:.3f} s | {c['ratio']:.1f}x faster | "
-             f">= {TARGETS['check']:.0f}x: {_ok(c['ratio'] >= TARGETS['check'])} |",
-             "", f"Median of {c['reps']} runs each, interleaved.", "",
-             "### 2. Build time: `kspec.build` vs the same Dense chain written in Keras", "",
-             "| API | layers | reps | kspec | by hand | ratio (medians) | ratio (best) | kspec ms/layer | "
-             "hand ms/layer | target <= 1.05x |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    lines = [
+        f"Run: {r['date']}{' (--quick: tiny sizes, not results)' if r['quick'] else ''}. "
+        f"Machine: {m['platform']}, {m['cpus']} CPUs ({m['processor']}), Python {m['python']}, "
+        f"Keras {m['keras']}, TensorFlow {m['tensorflow']}; load average at the end {m['load_average']:.2f}.",
+        "",
+        '### 1. `kspec check` vs `python -c "import keras"` (whole processes)',
+        "",
+        "| kspec check | import keras | ratio | target |",
+        "|---:|---:|---:|---|",
+        f"| {c['check_s']:.3f} s | {c['import_keras_s']:.3f} s | {c['ratio']:.1f}x faster | "
+        f">= {TARGETS['check']:.0f}x: {_ok(c['ratio'] >= TARGETS['check'])} |",
+        "",
+        f"Median of {c['reps']} runs each, interleaved.",
+        "",
+        "### 2. Build time: `kspec.build` vs the same Dense chain written in Keras",
+        "",
+        "| API | layers | reps | kspec | by hand | ratio (medians) | ratio (best) | kspec ms/layer | "
+        "hand ms/layer | target <= 1.05x |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
     for row in r["build"]:
-        lines.append(f"| {row['api']} | {row['layers']} | {row['reps']} | {row['kspec_s']:.3f} s | "
-                     f"{row['hand_s']:.3f} s | {row['ratio']:.3f} | {row['best_ratio']:.3f} | {row['kspec_ms_per_layer']:.2f} | "
-                     f"{row['hand_ms_per_layer']:.2f} | {_ok(row['ratio'] <= TARGETS['build'])} |")
-    lines += ["", "kspec's own code (self time of `kspec` frames, cProfile, one build of "
-              f"{r['build_share'][0]['layers']} layers; the rest is Keras):", "",
-              "| API | build (profiled) | in kspec code | share |", "|---|---:|---:|---:|"]
+        lines.append(
+            f"| {row['api']} | {row['layers']} | {row['reps']} | {row['kspec_s']:.3f} s | "
+            f"{row['hand_s']:.3f} s | {row['ratio']:.3f} | {row['best_ratio']:.3f} | {row['kspec_ms_per_layer']:.2f} | "
+            f"{row['hand_ms_per_layer']:.2f} | {_ok(row['ratio'] <= TARGETS['build'])} |"
+        )
+    lines += [
+        "",
+        "kspec's own code (self time of `kspec` frames, cProfile, one build of "
+        f"{r['build_share'][0]['layers']} layers; the rest is Keras):",
+        "",
+        "| API | build (profiled) | in kspec code | share |",
+        "|---|---:|---:|---:|",
+    ]
     for row in r["build_share"]:
-        lines.append(f"| {row['api']} | {row['total_s']:.3f} s | {row['kspec_s'] * 1000:.1f} ms | "
-                     f"{100 * row['share']:.2f} % |")
-    lines += ["", "### 3. Fit throughput: spec-built vs hand-written (MLP 64-256-256-10, batch 128)", "",
-              "| API | kspec samples/s | hand samples/s | ratio (medians) | ratio (best) | target >= 0.98x |",
-              "|---|---:|---:|---:|---:|---|"]
+        lines.append(
+            f"| {row['api']} | {row['total_s']:.3f} s | {row['kspec_s'] * 1000:.1f} ms | "
+            f"{100 * row['share']:.2f} % |"
+        )
+    lines += [
+        "",
+        "### 3. Fit throughput: spec-built vs hand-written (MLP 64-256-256-10, batch 128)",
+        "",
+        "| API | kspec samples/s | hand samples/s | ratio (medians) | ratio (best) | target >= 0.98x |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
     for row in r["fit"]:
-        lines.append(f"| {row['api']} | {row['kspec_samples_per_s']:,.0f} | {row['hand_samples_per_s']:,.0f} | "
-                     f"{row['ratio']:.3f} | {row['best_ratio']:.3f} | {_ok(row['ratio'] >= TARGETS['fit'])} |")
+        lines.append(
+            f"| {row['api']} | {row['kspec_samples_per_s']:,.0f} | {row['hand_samples_per_s']:,.0f} | "
+            f"{row['ratio']:.3f} | {row['best_ratio']:.3f} | {_ok(row['ratio'] >= TARGETS['fit'])} |"
+        )
     mem = r["memory"]
-    lines += ["", f"### 4. Peak memory (maxrss of a fresh process, {mem['layers']}-layer chain)", "",
-              "| process | peak RSS |", "|---|---:|",
-              f"| `kspec check` | {mem['check_mib']:.0f} MiB |",
-              f"| `python -c \"import keras\"` | {mem['import_keras_mib']:.0f} MiB |"]
+    lines += [
+        "",
+        f"### 4. Peak memory (maxrss of a fresh process, {mem['layers']}-layer chain)",
+        "",
+        "| process | peak RSS |",
+        "|---|---:|",
+        f"| `kspec check` | {mem['check_mib']:.0f} MiB |",
+        f'| `python -c "import keras"` | {mem["import_keras_mib"]:.0f} MiB |',
+    ]
     for row in mem["builds"]:
-        lines.append(f"| `kspec.build` {row['api']} / by hand | {row['kspec_mib']:.0f} / {row['hand_mib']:.0f} MiB "
-                     f"(ratio {row['ratio']:.3f}) |")
+        lines.append(
+            f"| `kspec.build` {row['api']} / by hand | {row['kspec_mib']:.0f} / {row['hand_mib']:.0f} MiB "
+            f"(ratio {row['ratio']:.3f}) |"
+        )
     return "\n".join(lines)
 
 
 def write_readme(results: dict[str, Any], path: pathlib.Path) -> None:
-    from kspec.report.files import write_text
+    from kspec.files import write_text
 
     text = path.read_text() if path.exists() else f"# Benchmarks\n\n{BEGIN}\n{END}\n"
     if BEGIN not in text:
@@ -120,14 +157,15 @@ def write_readme(results: dict[str, Any], path: pathlib.Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, one repetition (smoke test)")
-    parser.add_argument("--readme", help="where the results go (default: benchmarks/README.md; "
-                        "--quick prints them instead)")
+    parser.add_argument(
+        "--readme", help="where the results go (default: benchmarks/README.md; --quick prints them instead)"
+    )
     args = parser.parse_args(argv)
     results = run_all(args.quick)
     if args.quick and not args.readme:
         print(markdown(results))
         return 0
-    from kspec.report.files import write_text
+    from kspec.files import write_text
 
     readme = pathlib.Path(args.readme or HERE / "README.md")
     write_readme(results, readme)

@@ -64,8 +64,10 @@ def results(keras, tmp_path_factory):
     (folder / "branchy.yaml").write_text(BRANCHING)
     (folder / "noseed.yaml").write_text(NO_SEED)
     specs = {"seed": SEED_SPEC, "branchy": folder / "branchy.yaml", "noseed": folder / "noseed.yaml"}
-    return {key: (kspec.load(path), compare(kspec.load(path), batch_size=8, steps=2))
-            for key, path in specs.items()}
+    return {
+        key: (kspec.load(path), compare(kspec.load(path), batch_size=8, steps=2))
+        for key, path in specs.items()
+    }
 
 
 @pytest.mark.slow
@@ -159,16 +161,24 @@ def test_subclass_is_one_node_for_plot_model(results):
 @pytest.mark.slow
 def test_text_table_names_every_api(results):
     text = results["branchy"][1].to_text()
-    for word in ("sequential", "functional", "subclass", "total params", "fit samples/s",
-                 "outputs max abs diff", "not available"):
+    for word in (
+        "sequential",
+        "functional",
+        "subclass",
+        "total params",
+        "fit samples/s",
+        "outputs max abs diff",
+        "not available",
+    ):
         assert word in text
 
 
 @pytest.mark.slow
 def test_cli_json_and_files(keras, tmp_path):
     out_dir = tmp_path / "out"
-    code, out, err = run_cli("compare", str(SEED_SPEC), "--format", "json", "-o", str(out_dir),
-                             "--steps", "2", "--batch-size", "8")
+    code, out, err = run_cli(
+        "compare", str(SEED_SPEC), "--format", "json", "-o", str(out_dir), "--steps", "2", "--batch-size", "8"
+    )
     assert code == 0, err
     data = json.loads(out)
     assert data["outputs_max_abs_diff"] <= 1e-6

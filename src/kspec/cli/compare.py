@@ -20,7 +20,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     from kspec.cli.common import add_spec_argument
 
     p = sub.add_parser(
-        "compare", help="build with all three APIs and compare them",
+        "compare",
+        help="build with all three APIs and compare them",
         description="Build SPEC with the Sequential, Functional and subclassing APIs and compare parameter "
         "counts, build time, first-call latency, fit/predict throughput on synthetic data, saved size, "
         "save/load round-trip, plot_model nodes, and the largest difference between their predictions "
@@ -28,13 +29,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         epilog="examples:\n  kspec compare specs/seed_sequential.yaml\n"
         "  kspec compare specs/seed_sequential.yaml --format json\n"
         "  kspec compare specs/seed_sequential.yaml -o compare/   # diagrams, timings.png, compare.html",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_spec_argument(p)
     p.add_argument("--format", choices=["text", "json"], default="text")
-    p.add_argument("-o", "--output", metavar="DIR",
-                   help="also write <api>.png diagrams, timings.png, compare.json and compare.html")
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="DIR",
+        help="also write <api>.png diagrams, timings.png, compare.json and compare.html",
+    )
     p.add_argument("--batch-size", type=_positive, default=32, help="batch size for the timings (default 32)")
-    p.add_argument("--steps", type=_positive, default=10, help="timed fit/predict steps (default 10)")
+    p.add_argument("--steps", type=_positive, default=50, help="timed fit/predict steps (default 50)")
     p.set_defaults(run=run)
 
 

@@ -58,17 +58,19 @@ class ApiResult:
         out: dict[str, Any] = {"available": self.available}
         if not self.available:
             out["reason"] = self.reason
-        out.update({
-            "class": self.model_class,
-            "total_params": self.total_params,
-            "trainable_params": self.trainable_params,
-            "non_trainable_params": self.non_trainable_params,
-            "timings": dict(self.timings),
-            "saved_bytes": self.saved_bytes,
-            "roundtrip": self.roundtrip,
-            "roundtrip_max_abs_diff": self.roundtrip_max_abs_diff,
-            "plot_nodes": self.plot_nodes,
-        })
+        out.update(
+            {
+                "class": self.model_class,
+                "total_params": self.total_params,
+                "trainable_params": self.trainable_params,
+                "non_trainable_params": self.non_trainable_params,
+                "timings": dict(self.timings),
+                "saved_bytes": self.saved_bytes,
+                "roundtrip": self.roundtrip,
+                "roundtrip_max_abs_diff": self.roundtrip_max_abs_diff,
+                "plot_nodes": self.plot_nodes,
+            }
+        )
         if self.errors:
             out["errors"] = dict(self.errors)
         return out
@@ -117,10 +119,14 @@ class Comparison:
 
 # --- data -------------------------------------------------------------------------------------------
 
+
 def _input_high(graph: Graph, name: str) -> int:
     """Upper bound for integer inputs: an Embedding reading the input caps the token ids."""
-    highs = [int(n.spec.args["input_dim"]) for n in graph.nodes
-             if name in n.sources and n.type == "Embedding" and "input_dim" in n.spec.args]
+    highs = [
+        int(n.spec.args["input_dim"])
+        for n in graph.nodes
+        if name in n.sources and n.type == "Embedding" and "input_dim" in n.spec.args
+    ]
     return min(highs) if highs else 2
 
 
@@ -161,16 +167,24 @@ def _max_abs_diff(a: list[Any], b: list[Any]) -> float:
 
     if len(a) != len(b) or any(x.shape != y.shape for x, y in zip(a, b)):
         return float("inf")
-    return max((float(np.max(np.abs(x.astype("float64") - y.astype("float64")))) if x.size else 0.0
-                for x, y in zip(a, b)), default=0.0)
+    return max(
+        (
+            float(np.max(np.abs(x.astype("float64") - y.astype("float64")))) if x.size else 0.0
+            for x, y in zip(a, b)
+        ),
+        default=0.0,
+    )
 
 
 # --- compile -----------------------------------------------------------------------------------------
 
+
 def _keras_object(getter: Any, value: Any) -> Any:
     """`{type: Adam, learning_rate: 0.01}` -> a Keras object; per-output dicts and lists mapped."""
     if isinstance(value, dict) and "type" in value:
-        return getter({"class_name": value["type"], "config": {k: v for k, v in value.items() if k != "type"}})
+        return getter(
+            {"class_name": value["type"], "config": {k: v for k, v in value.items() if k != "type"}}
+        )
     if isinstance(value, dict):
         return {k: _keras_object(getter, v) for k, v in value.items()}
     if isinstance(value, list):
@@ -208,8 +222,13 @@ def synthetic_targets(spec: Spec, graph: Graph, predictions: list[Any], seed: in
     loss = (spec.compile or {}).get("loss") or "mse"
     targets = []
     for i, (name, pred) in enumerate(zip(graph.outputs, predictions)):
-        this = loss.get(name, "mse") if isinstance(loss, dict) and "type" not in loss else \
-            loss[i] if isinstance(loss, list) else loss
+        this = (
+            loss.get(name, "mse")
+            if isinstance(loss, dict) and "type" not in loss
+            else loss[i]
+            if isinstance(loss, list)
+            else loss
+        )
         this = this.get("type", "") if isinstance(this, dict) else this
         if _is_sparse(this) and pred.ndim >= 2:
             targets.append(rng.integers(0, pred.shape[-1], size=pred.shape[:-1]).astype("int32"))
@@ -219,6 +238,7 @@ def synthetic_targets(spec: Spec, graph: Graph, predictions: list[Any], seed: in
 
 
 # --- measuring -------------------------------------------------------------------------------------
+
 
 def _count(weights: Any) -> int:
     total = 0
@@ -266,8 +286,9 @@ def _build_timed(graph: Graph, api: str) -> tuple[float, Any]:
     return seconds, model
 
 
-def _measure(result: ApiResult, spec: Spec, graph: Graph, batch: list[Any], batch_size: int,
-             steps: int, workdir: str) -> list[Any]:
+def _measure(
+    result: ApiResult, spec: Spec, graph: Graph, batch: list[Any], batch_size: int, steps: int, workdir: str
+) -> list[Any]:
     """Fill `result` for a built model; return its predictions on `batch` (initial weights)."""
     import keras
     import numpy as np
@@ -275,7 +296,11 @@ def _measure(result: ApiResult, spec: Spec, graph: Graph, batch: list[Any], batc
     model = result.model
     result.model_class = type(model).__name__
     trainable, frozen = _count(model.trainable_weights), _count(model.non_trainable_weights)
-    result.total_params, result.trainable_params, result.non_trainable_params = trainable + frozen, trainable, frozen
+    result.total_params, result.trainable_params, result.non_trainable_params = (
+        trainable + frozen,
+        trainable,
+        frozen,
+    )
     x_batch = _pack_x(batch)
     seconds, pred = _timed(lambda: model.predict(x_batch, batch_size=batch_size, verbose=0))
     result.timings["first_call_s"] = seconds
@@ -287,8 +312,9 @@ def _measure(result: ApiResult, spec: Spec, graph: Graph, batch: list[Any], batc
         model.save(path)
         result.saved_bytes = os.path.getsize(path)
         again = keras.models.load_model(path)
-        diff = _max_abs_diff(predictions, _as_list(again.predict(x_batch, batch_size=batch_size, verbose=0),
-                                                   graph.outputs))
+        diff = _max_abs_diff(
+            predictions, _as_list(again.predict(x_batch, batch_size=batch_size, verbose=0), graph.outputs)
+        )
         result.roundtrip_max_abs_diff = diff
         result.roundtrip = diff <= 1e-6
     except Exception as exc:
@@ -303,24 +329,29 @@ def _measure(result: ApiResult, spec: Spec, graph: Graph, batch: list[Any], batc
         y_all = [np.resize(y, (n, *y.shape[1:])) for y in y_all]
         y = y_all[0] if len(y_all) == 1 else dict(zip(graph.outputs, y_all))
         warm = [a[: batch_size * 2] for a in x_all]
-        y_warm = {k: v[: batch_size * 2] for k, v in y.items()} if isinstance(y, dict) else y[: batch_size * 2]
+        y_warm = (
+            {k: v[: batch_size * 2] for k, v in y.items()} if isinstance(y, dict) else y[: batch_size * 2]
+        )
         model.fit(_pack_x(warm), y_warm, batch_size=batch_size, epochs=1, verbose=0, shuffle=False)
-        seconds, _ = _timed(lambda: model.fit(_pack_x(x_all), y, batch_size=batch_size, epochs=1, verbose=0,
-                                              shuffle=False))
+        seconds, _ = _timed(
+            lambda: model.fit(_pack_x(x_all), y, batch_size=batch_size, epochs=1, verbose=0, shuffle=False)
+        )
         result.timings["fit_samples_per_s"] = n / seconds
     except Exception as exc:
         result.errors["fit"] = _first_line(exc)
     try:
         model.predict(_pack_x(x_all), batch_size=batch_size, verbose=0)  # warm-up at this size
-        seconds = statistics.median(_timed(lambda: model.predict(_pack_x(x_all), batch_size=batch_size,
-                                                                  verbose=0))[0] for _ in range(3))
+        seconds = statistics.median(
+            _timed(lambda: model.predict(_pack_x(x_all), batch_size=batch_size, verbose=0))[0]
+            for _ in range(3)
+        )
         result.timings["predict_samples_per_s"] = n / seconds
     except Exception as exc:
         result.errors["predict"] = _first_line(exc)
     return predictions
 
 
-def compare(spec: Spec, *, batch_size: int = 32, steps: int = 10, apis: tuple[str, ...] = APIS) -> Comparison:
+def compare(spec: Spec, *, batch_size: int = 32, steps: int = 50, apis: tuple[str, ...] = APIS) -> Comparison:
     """Build `spec` with each API in `apis` and measure them side by side (see the module doc)."""
     import keras  # noqa: F401  (import cost is not a build cost)
 
@@ -357,6 +388,15 @@ def compare(spec: Spec, *, batch_size: int = 32, steps: int = 10, apis: tuple[st
     for api, r in results.items():
         for what, message in r.errors.items():
             notes.append(f"{api}: {what} failed: {message}")
-    return Comparison(name=graph.name, seed=seed, seed_from_spec=seed_from_spec, layers=len(graph.nodes),
-                      batch_size=batch_size, fit_steps=steps, apis=results, outputs_max_abs_diff=diff,
-                      notes=notes, graph=graph)
+    return Comparison(
+        name=graph.name,
+        seed=seed,
+        seed_from_spec=seed_from_spec,
+        layers=len(graph.nodes),
+        batch_size=batch_size,
+        fit_steps=steps,
+        apis=results,
+        outputs_max_abs_diff=diff,
+        notes=notes,
+        graph=graph,
+    )

@@ -10,8 +10,8 @@ import json
 import os
 from typing import Any
 
+from kspec.files import write_bytes, write_text
 from kspec.report.compare import APIS, Comparison
-from kspec.report.files import write_bytes, write_text
 
 _SECONDS = ("build_s", "first_call_s")
 _RATES = ("fit_samples_per_s", "predict_samples_per_s")
@@ -70,10 +70,14 @@ def footnotes(c: Comparison) -> list[str]:
     if c.outputs_max_abs_diff is None:
         lines.append("outputs max abs diff: - (fewer than two APIs available)")
     else:
-        lines.append(f"outputs max abs diff: {c.outputs_max_abs_diff:.3g} (same batch, same initial weights, "
-                     f"seed {c.seed}{'' if c.seed_from_spec else ' set by compare'})")
+        lines.append(
+            f"outputs max abs diff: {c.outputs_max_abs_diff:.3g} (same batch, same initial weights, "
+            f"seed {c.seed}{'' if c.seed_from_spec else ' set by compare'})"
+        )
     if "subclass" in c.apis and c.apis["subclass"].plot_nodes == 1:
-        lines.append("Keras's plot_model draws a subclassed model as one node; `kspec plot` draws every layer")
+        lines.append(
+            "Keras's plot_model draws a subclassed model as one node; `kspec plot` draws every layer"
+        )
     lines += c.notes
     return lines
 
@@ -83,7 +87,9 @@ def text_table(c: Comparison) -> str:
     table = rows(c)
     width = max(len(label) for label, _ in table) + 2
     cols = [max(len(api), *(len(cells[i]) for _, cells in table)) + 2 for i, api in enumerate(apis)]
-    head = f'Model: "{c.name}" ({c.layers} layers); batch {c.batch_size}, fit {c.fit_steps} steps after warm-up'
+    head = (
+        f'Model: "{c.name}" ({c.layers} layers); batch {c.batch_size}, fit {c.fit_steps} steps after warm-up'
+    )
     lines = [head, "", " " * width + "".join(api.rjust(w) for api, w in zip(apis, cols))]
     for label, cells in table:
         lines.append(label.ljust(width) + "".join(cell.rjust(w) for cell, w in zip(cells, cols)))
@@ -94,6 +100,7 @@ def text_table(c: Comparison) -> str:
 
 # --- files ---------------------------------------------------------------------------------------------
 
+
 def timings_png(c: Comparison) -> bytes:
     """Four bar panels: build time, first call, fit and predict throughput, one bar per API."""
     import matplotlib
@@ -102,8 +109,12 @@ def timings_png(c: Comparison) -> bytes:
     import matplotlib.pyplot as plt
 
     apis = [a for a in APIS if a in c.apis]
-    panels = [("build_s", "build time (ms)", 1000.0), ("first_call_s", "first call (ms)", 1000.0),
-              ("fit_samples_per_s", "fit (samples/s)", 1.0), ("predict_samples_per_s", "predict (samples/s)", 1.0)]
+    panels = [
+        ("build_s", "build time (ms)", 1000.0),
+        ("first_call_s", "first call (ms)", 1000.0),
+        ("fit_samples_per_s", "fit (samples/s)", 1.0),
+        ("predict_samples_per_s", "predict (samples/s)", 1.0),
+    ]
     fig, axes = plt.subplots(1, 4, figsize=(13, 3.4))
     colors = {"sequential": "#4C72B0", "functional": "#55A868", "subclass": "#C44E52"}
     for ax, (key, title, scale) in zip(axes, panels):
@@ -144,23 +155,31 @@ def html_page(c: Comparison, images: dict[str, bytes]) -> str:
     apis = [a for a in APIS if a in c.apis]
     esc = html.escape
     head = "".join(f"<th>{esc(a)}</th>" for a in apis)
-    body = "".join(f"<tr><th>{esc(label)}</th>" + "".join(f"<td>{esc(cell)}</td>" for cell in cells) + "</tr>"
-                   for label, cells in rows(c))
+    body = "".join(
+        f"<tr><th>{esc(label)}</th>" + "".join(f"<td>{esc(cell)}</td>" for cell in cells) + "</tr>"
+        for label, cells in rows(c)
+    )
     notes = "".join(f"<li>{esc(line)}</li>" for line in footnotes(c))
     pics = "".join(
         f'<figure><img alt="{esc(name)}" src="data:image/png;base64,{base64.b64encode(data).decode()}">'
-        f"<figcaption>{esc(name)}</figcaption></figure>" for name, data in images.items())
-    style = ("body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse}"
-             "td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}th{background:#f4f4f4}"
-             "tbody th{text-align:left}figure{display:inline-block;margin:1em;vertical-align:top}"
-             "img{max-width:900px}pre{background:#f8f8f8;padding:1em}")
+        f"<figcaption>{esc(name)}</figcaption></figure>"
+        for name, data in images.items()
+    )
+    style = (
+        "body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}th{background:#f4f4f4}"
+        "tbody th{text-align:left}figure{display:inline-block;margin:1em;vertical-align:top}"
+        "img{max-width:900px}pre{background:#f8f8f8;padding:1em}"
+    )
     data = esc(json.dumps(c.to_dict(), indent=1))
-    return (f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>kspec compare: {esc(c.name)}</title>"
-            f"<style>{style}</style></head><body><h1>kspec compare: {esc(c.name)}</h1>"
-            f"<p>{c.layers} layers; batch {c.batch_size}; fit {c.fit_steps} steps after warm-up.</p>"
-            f'<table id="compare"><thead><tr><th></th>{head}</tr></thead><tbody>{body}</tbody></table>'
-            f"<ul>{notes}</ul>{pics}<details><summary>JSON</summary><pre>{data}</pre></details>"
-            "</body></html>\n")
+    return (
+        f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>kspec compare: {esc(c.name)}</title>"
+        f"<style>{style}</style></head><body><h1>kspec compare: {esc(c.name)}</h1>"
+        f"<p>{c.layers} layers; batch {c.batch_size}; fit {c.fit_steps} steps after warm-up.</p>"
+        f'<table id="compare"><thead><tr><th></th>{head}</tr></thead><tbody>{body}</tbody></table>'
+        f"<ul>{notes}</ul>{pics}<details><summary>JSON</summary><pre>{data}</pre></details>"
+        "</body></html>\n"
+    )
 
 
 def write_outputs(c: Comparison, out_dir: str | os.PathLike[str]) -> list[str]:

@@ -300,6 +300,13 @@ CASES = [
         r"unknown initializer 'RandomNorml'; did you mean 'RandomNormal'\?",
     ),
     Case(
+        "initializer_argument_type",
+        INPUT
+        + "layers:\n  - {type: Dense, units: 2, kernel_initializer: »{type: RandomNormal, stddev: wide}}\n",
+        "layers[0].kernel_initializer",
+        r"initializer argument 'stddev' must be a number, got 'wide'",
+    ),
+    Case(
         "unknown_regularizer",
         INPUT + "layers:\n  - {type: Dense, units: 2, kernel_regularizer: »l3}\n",
         "layers[0].kernel_regularizer",

@@ -129,6 +129,19 @@ def pad_tuple(rank: int) -> Any:
     return Annotated[tuple[tuple[int, int], ...], PlainValidator(check), WithJsonSchema(schema)]
 
 
+#: Arguments of Keras initializers, regularizers and constraints that are always numbers.
+_NUMERIC_ARGS = frozenset("mean stddev minval maxval scale gain l1 l2 factor max_value min_value rate".split())
+
+
+def _check_object_args(kind: str, v: dict[str, Any]) -> None:
+    """Catch wrongly typed arguments here: Keras creates weights lazily and would fail later."""
+    for key, value in v.items():
+        if key in _NUMERIC_ARGS and not _is_number(value):
+            raise ValueError(f"{kind} argument {key!r} must be a number, got {value!r}")
+        if key == "seed" and value is not None and not (_is_int(value) and value >= 0):
+            raise ValueError(f"{kind} argument 'seed' must be a non-negative integer or null, got {value!r}")
+
+
 def _named_or_typed(kind: str, choices: frozenset[str], allow_none: bool = True):
     """A Keras object given by name, or `{type: ClassName, ...arguments}`."""
 
@@ -145,6 +158,7 @@ def _named_or_typed(kind: str, choices: frozenset[str], allow_none: bool = True)
                 raise ValueError(f"a {kind} given as a mapping needs 'type', got keys {sorted(v)}")
             if not isinstance(t, str) or t not in choices:
                 raise ValueError(names.unknown(kind, t, choices))
+            _check_object_args(kind, v)
             return v
         raise ValueError(f"must be a {kind} name or {{type: ..., ...}}, got {v!r}")
 

@@ -221,6 +221,8 @@ def _check_generic_args(doc: Document, args: dict[str, Any], path: Path) -> None
             elif kind and isinstance(value, dict) and (not isinstance(value.get("type"), str)
                                                        or value["type"] not in kind[1]):
                 raise ValueError(names.unknown(kind[0], value.get("type"), kind[1]))
+            elif kind and isinstance(value, dict):
+                types._check_object_args(kind[0], value)
         except ValueError as exc:
             raise doc.error(path + (key,), str(exc)) from None
 

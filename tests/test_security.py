@@ -139,6 +139,16 @@ def test_keras_file_with_a_lambda_refuses_to_load(keras, tmp_path):
     model.save(path)
     with pytest.raises(ValueError, match="(?i)unsafe|safe_mode"):
         kspec.load_model(str(path))
+    # the run-folder loader behind `kspec predict` / `kspec evaluate` refuses it too
+    from kspec.errors import KspecRuntimeError
+    from kspec.train.run import load_run
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "run.json").write_text("{}")
+    os.replace(path, run / "model.keras")
+    with pytest.raises(KspecRuntimeError, match="(?i)cannot load the model.*(unsafe|safe_mode)"):
+        load_run(str(run))
 
 
 # --- plugins: code only from modules the user names ------------------------------------------
@@ -334,7 +344,7 @@ def test_check_reports_counts_even_over_the_limit(tmp_path, capsys, monkeypatch)
 
 
 def test_atomic_write_leaves_old_file_on_failure(tmp_path):
-    from kspec.report.files import atomic_path, write_text
+    from kspec.files import atomic_path, write_text
 
     target = tmp_path / "report.html"
     write_text(target, "old")

@@ -1,9 +1,9 @@
-"""Attention layers: MultiHeadAttention."""
+"""Attention layers: MultiHeadAttention, and the dot-product and additive Attention layers."""
 
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -84,3 +84,66 @@ class MultiHeadAttention(LayerArgs):
             total += (dq + bias) * heads * vd  # gate projection of the query
         total += heads * vd * out + bias * out  # output projection
         return total, 0
+
+
+class _Attention(LayerArgs):
+    call_style: ClassVar = "list"  # layer([query, value]) or layer([query, value, key])
+    min_inputs: ClassVar[int] = 2
+    max_inputs: ClassVar[int] = 3
+    use_scale: Bool = False
+    dropout: Rate = 0.0
+
+    def _shapes(self, shapes: list[Shape]) -> tuple[Shape, Shape, Shape]:
+        query, value = shapes[0], shapes[1]
+        key = shapes[2] if len(shapes) > 2 else value
+        if len(query) != 3 or len(value) != 3 or len(key) != 3:
+            raise ShapeError(
+                "query, value and key must be (batch, positions, features), got "
+                + ", ".join(format_shape(s) for s in shapes)
+            )
+        if None not in (value[1], key[1]) and value[1] != key[1]:
+            raise ShapeError(f"value {format_shape(value)} and key {format_shape(key)} need the same length")
+        dq, dk = query[-1], key[-1]
+        fits = dq == dk or (self._adds() and 1 in (dq, dk))
+        if None not in (dq, dk) and not fits:
+            raise ShapeError(
+                f"query {format_shape(query)} and key {format_shape(key)} need the same feature size"
+            )
+        return query, value, key
+
+    def _adds(self) -> bool:
+        """Whether the score adds query and key (so a feature size of 1 broadcasts) or multiplies them."""
+        return False
+
+    def output_shape(self, shapes: list[Shape]) -> Shape:
+        query, value, _ = self._shapes(shapes)
+        return (*query[:-1], value[-1])
+
+
+@register
+class Attention(_Attention):
+    """Dot-product (Luong) attention of a query over a value sequence: [query, value] or [query, value, key]."""
+
+    score_mode: Literal["dot", "concat"] = "dot"
+    seed: Int | None = None
+
+    def _adds(self) -> bool:
+        return self.score_mode == "concat"
+
+    def weight_counts(self, shapes: list[Shape]) -> tuple[int, int]:
+        self._shapes(shapes)
+        return int(self.use_scale) + int(self.score_mode == "concat"), 0
+
+
+@register
+class AdditiveAttention(_Attention):
+    """Additive (Bahdanau) attention of a query over a value sequence: [query, value] or [query, value, key]."""
+
+    use_scale: Bool = True
+
+    def _adds(self) -> bool:
+        return True
+
+    def weight_counts(self, shapes: list[Shape]) -> tuple[int, int]:
+        query, _, _ = self._shapes(shapes)
+        return known(query[-1], "query feature dimension") if self.use_scale else 0, 0

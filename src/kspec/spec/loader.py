@@ -181,7 +181,8 @@ def _check_expanded_size(root: yaml.Node, file: str | None) -> None:
             sizes[key] = 1 + sum(sizes[id(c)] for _, c in _children(node))
     if sizes[id(root)] <= MAX_NODES:
         return
-    node, path, budget = root, (), MAX_NODES
+    path: tuple[Any, ...] = ()
+    node, budget = root, MAX_NODES
     descend = True
     while descend:
         descend = False
@@ -241,10 +242,10 @@ def parse(text: str | bytes, file: str | None = None) -> Document:
         try:
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
-            before = text[: exc.start]
+            before = exc.object[: exc.start]
             line = before.count(b"\n") + 1
             col = len(before) - (before.rfind(b"\n") + 1) + 1
-            raise SpecError(f"not UTF-8 text (byte 0x{text[exc.start]:02x} at offset {exc.start})",
+            raise SpecError(f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})",
                             file=file, line=line, col=col) from None
     if len(text) > MAX_BYTES:
         raise SpecError(f"file too large ({len(text)} characters; the limit is {MAX_BYTES})",
@@ -262,8 +263,8 @@ def parse(text: str | bytes, file: str | None = None) -> Document:
     except yaml.MarkedYAMLError as exc:
         raise _mark_error(file, exc) from None
     except yaml.reader.ReaderError as exc:  # a control character: not a MarkedYAMLError
-        before = text[: exc.position]
-        line, col = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
+        prefix = text[: exc.position]
+        line, col = prefix.count("\n") + 1, exc.position - (prefix.rfind("\n") + 1) + 1
         char = exc.character if isinstance(exc.character, str) else chr(exc.character)
         raise SpecError(f"YAML syntax error: character {ord(char):#06x} is not allowed in YAML",
                         file=file, line=line, col=col) from None

@@ -29,10 +29,15 @@ def _count(text: str) -> int:
 
 
 def load_spec(args: argparse.Namespace) -> Spec:
+    """The command's spec, loaded once per command (main validates it before importing Keras)."""
     import kspec
 
+    cached = getattr(args, "_loaded_spec", None)
+    if cached is not None:
+        return cached
     spec = kspec.load(args.spec, allow_unsafe=args.allow_unsafe)
     spec.plugins = list(dict.fromkeys([*spec.plugins, *getattr(args, "plugin", [])]))
     spec.trusted_plugins = list(getattr(args, "plugin", []))
     spec.max_params = getattr(args, "max_params", None)
+    args._loaded_spec = spec
     return spec

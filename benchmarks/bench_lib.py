@@ -206,13 +206,20 @@ def bench_build(
         for api in apis:
             kspec.build(spec, api)  # warm-up: first builds pay one-off costs
             hand_chain(api, depth)
-            runs: dict[str, list[float]] = {"kspec": [], "hand": []}
+            # "control" builds the hand-written model again: hand vs control is this run's noise floor.
             builders = {
                 "kspec": lambda s=spec, a=api: kspec.build(s, a),
                 "hand": lambda a=api, d=depth: hand_chain(a, d),
+                "control": lambda a=api, d=depth: hand_chain(a, d),
             }
+            runs: dict[str, list[float]] = {who: [] for who in builders}
+            orders = (
+                ("kspec", "hand", "control"),
+                ("hand", "control", "kspec"),
+                ("control", "kspec", "hand"),
+            )
             for rep in range(n):
-                for who in ("kspec", "hand") if rep % 2 == 0 else ("hand", "kspec"):  # no order bias
+                for who in orders[rep % 3]:  # no order bias
                     keras.backend.clear_session()
                     gc.collect()  # the previous model's garbage is not this build's cost
                     start = time.perf_counter()
@@ -231,6 +238,7 @@ def bench_build(
                     "ratio": paired,
                     "ratio_of_medians": k / h,
                     "best_ratio": best,
+                    "control_ratio": statistics.median(a / b for a, b in zip(runs["control"], runs["hand"])),
                     "kspec_ms_per_layer": 1000 * k / depth,
                     "hand_ms_per_layer": 1000 * h / depth,
                 }

@@ -210,13 +210,33 @@ def test_bad_arguments_exit_2(tmp_path, capsys):
     assert exc.value.code == 2
 
 
-def test_benchmark_check_smoke(tmp_path):
-    """The check benchmark runs end to end on tiny sizes (so `make bench` does not rot)."""
+def _bench_lib():
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
         import bench_lib
     finally:
         sys.path.pop(0)
+    return bench_lib
+
+
+@pytest.mark.slow
+def test_benchmark_check_smoke(tmp_path):
+    """The check benchmark runs end to end on tiny sizes (so `make bench` does not rot)."""
+    bench_lib = _bench_lib()
     spec = bench_lib.write_chain_spec(tmp_path / "chain.yaml", layers=5)
     result = bench_lib.bench_check(spec, reps=1)
     assert result["check_s"] > 0 and result["import_keras_s"] > 0 and result["ratio"] > 0
+
+
+@pytest.mark.slow
+def test_benchmark_build_smoke(keras):
+    """Build benchmark at tiny sizes; the hand-written twin has the spec-built model's parameter count."""
+    import kspec
+
+    bench_lib = _bench_lib()
+    rows = bench_lib.bench_build((2,), {2: 1}, apis=("functional", "subclass"))
+    assert [r["api"] for r in rows] == ["functional", "subclass"]
+    assert all(r["kspec_s"] > 0 and r["hand_s"] > 0 and r["control_ratio"] > 0 for r in rows)
+    spec = kspec.loads(bench_lib.chain_text(3))
+    for api in ("sequential", "functional", "subclass"):
+        assert bench_lib.hand_chain(api, 3).count_params() == kspec.build(spec, api).count_params()

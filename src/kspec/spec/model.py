@@ -11,7 +11,18 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
 
 from kspec.spec import names
-from kspec.spec.types import Bool, DType, Int, Name, NonNegativeInt, Number, PositiveInt, Rate, Str
+from kspec.spec.types import (
+    Bool,
+    DType,
+    Int,
+    Name,
+    NonNegativeInt,
+    Number,
+    PositiveInt,
+    Rate,
+    Str,
+    named_or_typed,
+)
 
 
 class Strict(BaseModel):
@@ -28,34 +39,22 @@ Dim = Annotated[Any, PlainValidator(_dim),
                 WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 1}, {"type": "null"}]})]
 
 
-def _named_ref(kind: str, choices: frozenset[str], extra: frozenset[str] = frozenset()):
-    def check(v: Any) -> Any:
-        if isinstance(v, str):
-            if v not in choices:
-                raise ValueError(names.unknown(kind, v, choices))
-            return v
-        if isinstance(v, dict):
-            t = v.get("type")
-            if not isinstance(t, str) or t not in choices | extra:
-                raise ValueError(names.unknown(kind, t, choices) if t is not None
-                                 else f"a {kind} given as a mapping needs 'type'")
-            for key, value in v.items():
-                if isinstance(value, dict) and "type" in value and key == "learning_rate":
-                    if not isinstance(value["type"], str) or value["type"] not in names.LEARNING_RATE_SCHEDULES:
-                        raise ValueError(names.unknown("learning-rate schedule", value["type"],
-                                                       names.LEARNING_RATE_SCHEDULES))
-            return v
-        raise ValueError(f"must be a {kind} name or {{type: ..., ...}}, got {v!r}")
-
-    enum = sorted(choices)
-    schema = {"anyOf": [{"enum": enum}, {"type": "object", "required": ["type"],
-                                         "properties": {"type": {"enum": enum}}}]}
-    return Annotated[Any, PlainValidator(check), WithJsonSchema(schema)]
+def _check_schedule(kind: str, value: dict[str, Any]) -> None:
+    """An optimizer's `learning_rate` may be a schedule given as `{type: ExponentialDecay, ...}`."""
+    schedule = value.get("learning_rate")
+    if isinstance(schedule, dict) and "type" in schedule:
+        t = schedule["type"]
+        if not isinstance(t, str) or t not in names.LEARNING_RATE_SCHEDULES:
+            raise ValueError(names.unknown("learning-rate schedule", t, names.LEARNING_RATE_SCHEDULES))
 
 
-OptimizerRef = _named_ref("optimizer", names.OPTIMIZERS)
-LossRef = _named_ref("loss", names.LOSSES)
-MetricRef = _named_ref("metric", names.METRICS)
+def _no_check(kind: str, value: dict[str, Any]) -> None:
+    """Loss and metric objects take class-specific arguments; Keras checks them at compile."""
+
+
+OptimizerRef = named_or_typed("optimizer", names.OPTIMIZERS, allow_none=False, check_args=_check_schedule)
+LossRef = named_or_typed("loss", names.LOSSES, allow_none=False, check_args=_no_check)
+MetricRef = named_or_typed("metric", names.METRICS, allow_none=False, check_args=_no_check)
 
 
 def _per_output(ref: Any, kind: str):

@@ -7,6 +7,7 @@ carries a JSON Schema, so `kspec schema` describes exactly what validation accep
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from pydantic import PlainValidator, WithJsonSchema
@@ -142,8 +143,14 @@ def _check_object_args(kind: str, v: dict[str, Any]) -> None:
             raise ValueError(f"{kind} argument 'seed' must be a non-negative integer or null, got {value!r}")
 
 
-def _named_or_typed(kind: str, choices: frozenset[str], allow_none: bool = True):
-    """A Keras object given by name, or `{type: ClassName, ...arguments}`."""
+def named_or_typed(kind: str, choices: frozenset[str], allow_none: bool = True,
+                   check_args: Callable[[str, dict[str, Any]], None] | None = None) -> Any:
+    """A Keras object given by name, or `{type: ClassName, ...arguments}`.
+
+    `check_args(kind, mapping)` checks the arguments of the mapping form (default: numbers
+    and seeds of initializers, regularizers and constraints).
+    """
+    check_args = check_args or _check_object_args
 
     def check(v: Any) -> Any:
         if v is None and allow_none:
@@ -158,7 +165,7 @@ def _named_or_typed(kind: str, choices: frozenset[str], allow_none: bool = True)
                 raise ValueError(f"a {kind} given as a mapping needs 'type', got keys {sorted(v)}")
             if not isinstance(t, str) or t not in choices:
                 raise ValueError(names.unknown(kind, t, choices))
-            _check_object_args(kind, v)
+            check_args(kind, v)
             return v
         raise ValueError(f"must be a {kind} name or {{type: ..., ...}}, got {v!r}")
 
@@ -214,9 +221,9 @@ Activation = Annotated[
 DType = Annotated[
     Any, PlainValidator(_dtype), WithJsonSchema({"anyOf": [{"enum": sorted(names.DTYPES)}, {"type": "null"}]})
 ]
-Initializer = _named_or_typed("initializer", names.INITIALIZERS)
-Regularizer = _named_or_typed("regularizer", names.REGULARIZERS)
-Constraint = _named_or_typed("constraint", names.CONSTRAINTS)
+Initializer = named_or_typed("initializer", names.INITIALIZERS)
+Regularizer = named_or_typed("regularizer", names.REGULARIZERS)
+Constraint = named_or_typed("constraint", names.CONSTRAINTS)
 
 
 def _non_negative_number(v: Any) -> float:

@@ -21,4 +21,4 @@ def make_callable(module_name: str, func: Callable[..., Any]) -> None:
             return func(*args, **kwargs)
 
     module.__class__ = _CallableModule
-    module.__call__ = func  # type: ignore[attr-defined]  # for help() and introspection
+    module.__call__ = func  # type: ignore[attr-defined,operator]  # for help() and introspection

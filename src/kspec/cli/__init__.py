@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from kspec import __version__
 from kspec.errors import KspecRuntimeError, SpecError
@@ -26,7 +27,7 @@ EPILOG = """examples:
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2 (argparse's usage dump is noise)
+    def error(self, message: str) -> NoReturn:  # one line, exit 2 (argparse's usage dump is noise)
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 

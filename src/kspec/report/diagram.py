@@ -325,8 +325,8 @@ def plot(spec: Any, path: str | os.PathLike[str], api: str = "functional", **opt
     `show_layer_activations`, `show_trainable`, `rankdir`, `expand_nested`, `dpi`) plus
     `show_params`. Returns the paths written.
     """
-    from kspec.graph.resolve import resolve
     from kspec.files import write_bytes
+    from kspec.graph.resolve import resolve
 
     graph = spec if isinstance(spec, Graph) else resolve(spec)
     opts = PlotOptions.from_kwargs(**options)

@@ -33,8 +33,9 @@ def summary_rows(model: Any, graph: Graph | None = None) -> list[dict[str, Any]]
         trainable = sum(int(_size(w)) for w in layer.trainable_weights)
         frozen = sum(int(_size(w)) for w in layer.non_trainable_weights)
         shape = _shape(layer)
-        if shape is None and layer.name in shapes and shapes[layer.name] is not None:
-            shape = list(shapes[layer.name])
+        inferred = shapes.get(layer.name)
+        if shape is None and inferred is not None:
+            shape = list(inferred)
         rows.append({"name": layer.name, "type": type(layer).__name__, "output_shape": shape,
                      "params": trainable + frozen, "trainable_params": trainable,
                      "non_trainable_params": frozen, "trainable": bool(layer.trainable)})

@@ -73,7 +73,7 @@ class InputModel(Strict):
 class CompileModel(Strict):
     """Arguments of `model.compile`."""
 
-    optimizer: OptimizerRef = Field("adam", description="name, or {type: Adam, learning_rate: 0.001}")
+    optimizer: OptimizerRef = Field("adam", description="name, or {type: Adam, learning_rate: 0.001}")  # type: ignore[valid-type]
     loss: _per_output(LossRef, "loss") = Field(None, description="loss name/object, or one per output")  # type: ignore[valid-type]
     metrics: _per_output(MetricRef, "metric") = None  # type: ignore[valid-type]
     loss_weights: list[Number] | dict[str, Number] | None = None

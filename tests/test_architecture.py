@@ -46,3 +46,20 @@ def test_checker_stages_never_import_keras(stage):
 
 def test_every_stage_folder_exists():
     assert all((PKG / stage / "__init__.py").exists() for stage in RANK)
+
+
+def test_rule_module_table_matches_the_registry():
+    """`RULE_MODULES` lets a check import only the rule families a spec uses; it must be exact."""
+    from kspec.rules.registry import RULE_MODULES, load_all
+
+    assert RULE_MODULES == {name: cls.__module__.rsplit(".", 1)[1] for name, cls in load_all().items()}
+
+
+def test_check_imports_only_the_rule_families_it_needs():
+    import subprocess
+    import sys
+
+    code = ("import sys, kspec; kspec.check(kspec.load('specs/seed_sequential.yaml')); "
+            "print(sorted(m for m in sys.modules if m.startswith('kspec.rules.')))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True).stdout
+    assert "kspec.rules.core" in out and "kspec.rules.conv" not in out

@@ -1,10 +1,18 @@
 """Layer rules: each supported Keras layer's arguments, output-shape rule and parameter formula.
 
 Beneath both the `spec` stage (argument validation) and the `graph` stage (shapes, counts).
-Importing this package fills the registry.
+Rule modules are imported on first use (`registry.lookup`); `REGISTRY` here is the whole,
+fully loaded registry.
 """
 
-from kspec.rules import attention, conv, core, merge, normalization, pooling, recurrent, reshaping  # noqa: F401
-from kspec.rules.registry import REGISTRY, LayerArgs, Shape, ShapeError, format_shape
+from typing import Any
 
-__all__ = ["REGISTRY", "LayerArgs", "Shape", "ShapeError", "format_shape"]
+from kspec.rules.registry import LayerArgs, Shape, ShapeError, format_shape, known_types, load_all, lookup
+
+__all__ = ["REGISTRY", "LayerArgs", "Shape", "ShapeError", "format_shape", "known_types", "load_all", "lookup"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "REGISTRY":
+        return load_all()
+    raise AttributeError(f"module 'kspec.rules' has no attribute {name!r}")

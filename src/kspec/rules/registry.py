@@ -18,6 +18,8 @@ entry in Keras with generated arguments and compares shapes and counts.
 
 from __future__ import annotations
 
+import importlib
+
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, PlainValidator, ValidationError, WithJsonSchema
@@ -104,10 +106,71 @@ def format_shape(shape: Shape) -> str:
     )
 
 
-def load_all() -> dict[str, type[LayerArgs]]:
-    """Import every rule module (each registers its classes) and return the registry."""
-    import kspec.rules  # noqa: F401  (importing registers every rule)
+#: The rule module of every layer type, so that checking a spec imports only the families it
+#: uses (each pydantic class costs about a millisecond to create). `tests/test_architecture.py`
+#: asserts this table equals what the modules register.
+RULE_MODULES: dict[str, str] = {
+    # attention.py
+    "AdditiveAttention": "attention", "Attention": "attention", "MultiHeadAttention": "attention",
+    # conv.py
+    "Conv1D": "conv", "Conv1DTranspose": "conv", "Conv2D": "conv", "Conv2DTranspose": "conv",
+    "Conv3D": "conv", "Conv3DTranspose": "conv", "Convolution1D": "conv",
+    "Convolution1DTranspose": "conv", "Convolution2D": "conv", "Convolution2DTranspose": "conv",
+    "Convolution3D": "conv", "Convolution3DTranspose": "conv", "DepthwiseConv1D": "conv",
+    "DepthwiseConv2D": "conv", "SeparableConv1D": "conv", "SeparableConv2D": "conv",
+    "SeparableConvolution1D": "conv", "SeparableConvolution2D": "conv",
+    # core.py
+    "Activation": "core", "ActivityRegularization": "core", "AlphaDropout": "core", "Dense": "core",
+    "Dropout": "core", "ELU": "core", "EinsumDense": "core", "Embedding": "core",
+    "GaussianDropout": "core", "GaussianNoise": "core", "Identity": "core", "LeakyReLU": "core",
+    "Masking": "core", "PReLU": "core", "ReLU": "core", "Rescaling": "core", "Softmax": "core",
+    "SpatialDropout1D": "core", "SpatialDropout2D": "core", "SpatialDropout3D": "core",
+    # merge.py
+    "Add": "merge", "Average": "merge", "Concatenate": "merge", "Dot": "merge", "Maximum": "merge",
+    "Minimum": "merge", "Multiply": "merge", "Subtract": "merge",
+    # normalization.py
+    "BatchNormalization": "normalization", "GroupNormalization": "normalization",
+    "LayerNormalization": "normalization", "UnitNormalization": "normalization",
+    # pooling.py
+    "AveragePooling1D": "pooling", "AveragePooling2D": "pooling", "AveragePooling3D": "pooling",
+    "AvgPool1D": "pooling", "AvgPool2D": "pooling", "AvgPool3D": "pooling",
+    "GlobalAveragePooling1D": "pooling", "GlobalAveragePooling2D": "pooling",
+    "GlobalAveragePooling3D": "pooling", "GlobalAvgPool1D": "pooling", "GlobalAvgPool2D": "pooling",
+    "GlobalAvgPool3D": "pooling", "GlobalMaxPool1D": "pooling", "GlobalMaxPool2D": "pooling",
+    "GlobalMaxPool3D": "pooling", "GlobalMaxPooling1D": "pooling", "GlobalMaxPooling2D": "pooling",
+    "GlobalMaxPooling3D": "pooling", "MaxPool1D": "pooling", "MaxPool2D": "pooling",
+    "MaxPool3D": "pooling", "MaxPooling1D": "pooling", "MaxPooling2D": "pooling",
+    "MaxPooling3D": "pooling",
+    # recurrent.py
+    "Bidirectional": "recurrent", "GRU": "recurrent", "LSTM": "recurrent", "SimpleRNN": "recurrent",
+    "TimeDistributed": "recurrent",
+    # reshaping.py
+    "Cropping1D": "reshaping", "Cropping2D": "reshaping", "Cropping3D": "reshaping",
+    "Flatten": "reshaping", "Permute": "reshaping", "RepeatVector": "reshaping",
+    "Reshape": "reshaping", "UpSampling1D": "reshaping", "UpSampling2D": "reshaping",
+    "UpSampling3D": "reshaping", "ZeroPadding1D": "reshaping", "ZeroPadding2D": "reshaping",
+    "ZeroPadding3D": "reshaping",
+}
 
+
+def lookup(layer_type: str) -> type[LayerArgs] | None:
+    """The registry entry of `layer_type`, importing its rule module on first use; None if absent."""
+    cls = REGISTRY.get(layer_type)
+    if cls is None and layer_type in RULE_MODULES:
+        importlib.import_module(f"kspec.rules.{RULE_MODULES[layer_type]}")
+        cls = REGISTRY.get(layer_type)
+    return cls
+
+
+def known_types() -> frozenset[str]:
+    """Every layer type the registry has a rule for (without importing the rules)."""
+    return frozenset(RULE_MODULES)
+
+
+def load_all() -> dict[str, type[LayerArgs]]:
+    """Import every rule module (each registers its classes) and return the whole registry."""
+    for module in sorted(set(RULE_MODULES.values())):
+        importlib.import_module(f"kspec.rules.{module}")
     return REGISTRY
 
 
@@ -133,10 +196,10 @@ def nested_layer(allowed: frozenset[str] | None = None) -> Any:
         if not isinstance(v, dict) or not isinstance(v.get("type"), str):
             raise ValueError(f"must be a layer given as {{type: LSTM, units: 8, ...}}, got {v!r}")
         ltype = v["type"]
-        choices = allowed if allowed is not None else frozenset(REGISTRY)
-        if ltype not in choices:
+        choices = allowed if allowed is not None else known_types()
+        cls = lookup(ltype) if ltype in choices else None
+        if cls is None:
             raise ValueError(names.unknown("layer type", ltype, choices))
-        cls = REGISTRY[ltype]
         args = {k: x for k, x in v.items() if k not in ("type", "name")}
         accepted = argument_names(cls)
         for key in args:

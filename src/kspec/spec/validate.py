@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from kspec.errors import Path, SpecError
-from kspec.rules.registry import LayerArgs, argument_names, load_all
+from kspec.rules.registry import LayerArgs, argument_names, known_types, lookup
 from kspec.spec import names, types
 from kspec.spec.loader import Document
 from kspec.spec.model import CompileModel, InputModel, SpecModel, TrainModel
@@ -162,16 +162,16 @@ def _validate_layer(doc: Document, raw: Any, index: int, allow_unsafe: bool,
         raise doc.error(path, "a layer needs 'type' (a keras.layers class name, e.g. Dense)")
     if not isinstance(ltype, str):
         raise doc.error(path + ("type",), f"must be a layer class name, got {ltype!r}")
-    registry = load_all()
+    rule_types = known_types()
     if ltype in names.UNSAFE_LAYERS and not allow_unsafe:
         raise doc.error(
             path + ("type",),
             f"{ltype} layers run code that is not in the spec and are refused; "
             "pass --allow-unsafe (allow_unsafe=True) if you trust this spec",
         )
-    if ltype not in registry and ltype not in names.KERAS_LAYERS and not plugins:
+    if ltype not in rule_types and ltype not in names.KERAS_LAYERS and not plugins:
         raise doc.error(path + ("type",), names.unknown("layer type", ltype,
-                                                       set(registry) | names.KERAS_LAYERS)
+                                                       rule_types | names.KERAS_LAYERS)
                         + " (custom layers need their module in `plugins:`)")
     name = raw.get("name")
     if name is not None and not types.is_name(name):
@@ -184,7 +184,7 @@ def _validate_layer(doc: Document, raw: Any, index: int, allow_unsafe: bool,
             raise doc.error(path + ("inputs",), f"must be a name or a list of names, got {raw.get('inputs')!r}")
     args = {k: v for k, v in raw.items() if k not in RESERVED_LAYER_KEYS}
     rule: LayerArgs | None = None
-    cls = registry.get(ltype)
+    cls = lookup(ltype)
     if cls is not None:
         allowed = argument_names(cls)  # aliases: MultiHeadAttention's `output_shape`
         for key in args:

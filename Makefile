@@ -23,6 +23,7 @@ demo: install
 	$(BIN)/python examples/demo.py
 
 test: install
+	@bash scripts/ensure_chromium.sh
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 test-fast: install

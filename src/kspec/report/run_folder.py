@@ -42,7 +42,7 @@ def draw_topology(graph: Any, model: Any, path: str, api: str) -> str | None:
     from kspec.report import diagram
 
     try:
-        diagram.plot(graph, path, api=api)
+        diagram.plot(graph, path, api=api, show_shapes=True)
         if not os.path.exists(path) or os.path.getsize(path) == 0:
             return "the topology diagram could not be drawn (no file was written)"
         return None

@@ -77,7 +77,7 @@ class CheckReport:
         line = "  ".join("{:<%d}" % w for w in widths)
         out = [f'Model: "{self.graph.name}"  (inputs: '
                + ", ".join(f"{i.name} {format_shape((None, *i.shape))}" for i in self.graph.inputs) + ")",
-               line.format(*header), "  ".join("-" * w for w in widths)]
+               line.format(*header).rstrip(), "  ".join("-" * w for w in widths)]
         out += [line.format(*r).rstrip() for r in rows]
         out.append("  ".join("-" * w for w in widths))
 

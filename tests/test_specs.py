@@ -136,3 +136,28 @@ def test_frozen_layers_frozen_in_every_api(api, built):
     assert frozen == {"embed_context"}
     for layer in model.layers:
         assert layer.trainable == (layer.name not in frozen)
+
+
+FROZEN_WRAPPERS = """name: frozen_wrappers
+seed: 1
+inputs: [{name: x, shape: [5, 4]}]
+layers:
+  - {type: Bidirectional, layer: {type: LSTM, units: 3, return_sequences: true}, trainable: false}
+  - {type: MultiHeadAttention, num_heads: 2, key_dim: 2, inputs: [bidirectional, bidirectional], trainable: false}
+  - {type: Flatten}
+  - {type: Dense, units: 1}
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("api", ["functional", "subclass"])
+def test_frozen_wrappers_stay_frozen_after_reload(api, keras, tmp_path):
+    """Keras saves only the wrapper's flag; kspec.load_model pushes it into the sublayers again."""
+    spec = kspec.loads(FROZEN_WRAPPERS)
+    report = kspec.check(spec)
+    model = kspec.build(spec, api=api)
+    model.save(tmp_path / "m.keras")
+    again = kspec.load_model(str(tmp_path / "m.keras"))
+    for m in (model, again):
+        assert _weight_count(m.trainable_weights) == report.trainable_params
+        assert _weight_count(m.non_trainable_weights) == report.non_trainable_params

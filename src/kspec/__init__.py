@@ -62,9 +62,9 @@ def load_model(path: str, *, safe_mode: bool = True) -> keras.Model:
     """`keras.models.load_model` with kspec's `SpecModel` registered and Keras's safe mode on."""
     import keras
 
-    import kspec.build  # noqa: F401  registers SpecModel
+    from kspec.build import refreeze  # importing kspec.build also registers SpecModel
 
-    return keras.models.load_model(path, safe_mode=safe_mode)
+    return refreeze(keras.models.load_model(path, safe_mode=safe_mode))
 
 
 def __getattr__(name: str) -> Any:

@@ -44,12 +44,28 @@ def _freeze(model: Any, graph: Graph) -> None:
     frozen = {node.name for node in graph.nodes if not node.spec.trainable}
     for layer in model.layers:
         if layer.name in frozen:
-            # TF's tracking skips `x.trainable = False` when it is already False, hence the flip.
-            layer.trainable = True
-            layer.trainable = False
+            _propagate_frozen(layer)
 
 
-__all__ = ["APIS", "build_model", "SpecModel"]
+def _propagate_frozen(layer: Any) -> None:
+    # TF's tracking skips `x.trainable = False` when it is already False, hence the flip.
+    layer.trainable = True
+    layer.trainable = False
+
+
+def refreeze(model: Any) -> Any:
+    """After `load_model`: push each frozen layer's `trainable = False` into its sublayers again.
+
+    Keras saves the flag of the wrapper only, so a reloaded frozen Bidirectional or
+    MultiHeadAttention would otherwise train its inner weights.
+    """
+    for layer in model.layers:
+        if not layer.trainable:
+            _propagate_frozen(layer)
+    return model
+
+
+__all__ = ["APIS", "build_model", "refreeze", "SpecModel"]
 
 
 def _public_build(spec: Any, api: str | None = None) -> Any:

@@ -309,10 +309,10 @@ def load_run(run_dir: str) -> tuple[dict[str, Any], Any]:
         )
     import keras
 
-    import kspec.build  # noqa: F401  (registers SpecModel for loading subclassed models)
+    from kspec.build import refreeze  # importing kspec.build also registers SpecModel
 
     try:
-        model = keras.models.load_model(model_path, safe_mode=True)
+        model = refreeze(keras.models.load_model(model_path, safe_mode=True))
     except Exception as exc:
         line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise KspecRuntimeError(f"{model_path}: cannot load the model: {line}") from None

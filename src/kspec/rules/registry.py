@@ -19,7 +19,6 @@ entry in Keras with generated arguments and compares shapes and counts.
 from __future__ import annotations
 
 import importlib
-
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, PlainValidator, ValidationError, WithJsonSchema

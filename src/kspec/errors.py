@@ -52,5 +52,16 @@ class SpecError(ValueError):
         return f"{where}: {self.message}"
 
 
+def first_line(exc: BaseException, default: str | None = None) -> str:
+    """The first line of an exception's message (Keras's are often many lines), for one-line errors.
+
+    An empty message gives `default`, or the exception's class name when no default is given.
+    """
+    lines = str(exc).strip().splitlines()
+    if lines:
+        return lines[0]
+    return type(exc).__name__ if default is None else default
+
+
 class KspecRuntimeError(RuntimeError):
     """A failure that is not the spec's fault (missing Graphviz, I/O...): exit code 1."""

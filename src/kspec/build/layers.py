@@ -8,13 +8,13 @@ import keras
 
 from kspec.build.objects import make_layer
 from kspec.build.plugins import load_plugins
-from kspec.errors import SpecError
+from kspec.errors import SpecError, first_line
 from kspec.graph.resolve import Graph, Node
 
 
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return " ".join(text.split("\n")[0].split())[:300]
+def keras_complaint(exc: BaseException) -> str:
+    """Keras's message as one short line (its messages span lines and repeat the arguments)."""
+    return " ".join(first_line(exc).split())[:300]
 
 
 def prepare(graph: Graph) -> None:
@@ -52,7 +52,7 @@ def create_layer(graph: Graph, node: Node) -> keras.layers.Layer:
         raise graph.spec.error(node.spec.path + ("type",), f"no layer class {node.type!r} in keras.layers "
                                "or in the spec's plugins") from None
     except (TypeError, ValueError) as exc:
-        raise graph.spec.error(node.spec.path, f"Keras rejected the {node.type} arguments: {first_line(exc)}") from None
+        raise graph.spec.error(node.spec.path, f"Keras rejected the {node.type} arguments: {keras_complaint(exc)}") from None
 
 
 def call_layer(layer: Any, style: str, values: list[Any]) -> Any:
@@ -71,7 +71,7 @@ def call_checked(graph: Graph, node: Node, layer: Any, values: list[Any]) -> Any
         raise
     except Exception as exc:  # Keras raises many types for shape problems
         raise graph.spec.error(node.spec.path, f"{node.type} {node.name!r} cannot take its input: "
-                               f"{first_line(exc)}") from None
+                               f"{keras_complaint(exc)}") from None
 
 
 def keras_inputs(graph: Graph) -> list[Any]:

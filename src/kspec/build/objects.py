@@ -66,8 +66,6 @@ def keras_args(layer_type: str, args: dict[str, Any], name: str, seed: int | Non
         elif key in _NESTED_LAYER_ARGS and isinstance(value, dict) and "type" in value:
             out[key] = make_layer(value["type"], {k: v for k, v in value.items() if k != "type"},
                                   value.get("name") or f"{name}_{key}", seed)
-        elif key == "optimizer" or key == "activation" and isinstance(value, dict):
-            out[key] = value
         else:
             out[key] = value
     if seed is not None:

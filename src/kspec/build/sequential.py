@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keras
 
-from kspec.build.layers import create_layer, first_line, keras_inputs, prepare
+from kspec.build.layers import create_layer, keras_complaint, keras_inputs, prepare
 from kspec.graph.resolve import Graph
 
 
@@ -31,5 +31,5 @@ def build_sequential(graph: Graph) -> keras.Sequential:
             model.add(layer)
         except Exception as exc:
             raise graph.spec.error(node.spec.path, f"{node.type} {node.name!r} cannot take its input: "
-                                   f"{first_line(exc)}") from None
+                                   f"{keras_complaint(exc)}") from None
     return model

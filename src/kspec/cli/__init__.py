@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from kspec import __version__
-from kspec.errors import KspecRuntimeError, SpecError
+from kspec.errors import KspecRuntimeError, SpecError, first_line
 
 COMMANDS = ("check", "build", "plot", "train", "predict", "evaluate", "compare", "schema")
 
@@ -105,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # never a traceback for users; KSPEC_DEBUG=1 shows it
         if os.environ.get("KSPEC_DEBUG"):
             raise
-        line = (str(exc).strip().splitlines() or [""])[0]
+        line = first_line(exc, default="")
         print(f"error: {type(exc).__name__}: {line} (set KSPEC_DEBUG=1 for the traceback)", file=sys.stderr)
         return 1
 

@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from kspec.errors import first_line
 from kspec.graph.resolve import Graph, resolve
 from kspec.spec.validate import Spec
 
@@ -262,8 +263,7 @@ def plot_node_count(model: Any) -> int | None:
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return f"{type(exc).__name__}: " + " ".join(text.splitlines()[0].split())[:200]
+    return f"{type(exc).__name__}: " + " ".join(first_line(exc).split())[:200]
 
 
 def _timed(fn: Any) -> tuple[float, Any]:

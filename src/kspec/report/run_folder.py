@@ -10,6 +10,7 @@ import json
 import os
 from typing import Any
 
+from kspec.errors import first_line
 from kspec.files import write_text
 from kspec.spec.validate import Spec
 
@@ -47,7 +48,7 @@ def draw_topology(graph: Any, model: Any, path: str, api: str) -> str | None:
             return "the topology diagram could not be drawn (no file was written)"
         return None
     except Exception as exc:  # a diagram is a nicety: never fail the run over it
-        line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        line = first_line(exc)
         if os.path.exists(path):
             os.unlink(path)
         return f"the topology diagram could not be drawn: {type(exc).__name__}: {line}"

@@ -60,14 +60,14 @@ def loss_by_output(graph: Graph, compile_cfg: dict[str, Any]) -> dict[str, Any]:
 
 def _guarded(graph: Graph, path: tuple[Any, ...], make: Any) -> Any:
     """Keras's own complaint about an argument, as a located spec error."""
-    from kspec.errors import SpecError
+    from kspec.errors import SpecError, first_line
 
     try:
         return make()
     except SpecError:
         raise
     except (TypeError, ValueError) as exc:
-        line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        line = first_line(exc)
         raise graph.spec.error(path, line) from None
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from kspec.errors import KspecRuntimeError
+from kspec.errors import KspecRuntimeError, first_line
 from kspec.graph.resolve import Graph
 
 # Arrays smaller than this are gathered into memory and sliced by tf.data; larger ones
@@ -309,7 +309,7 @@ def _keras_dataset(data: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.nda
     try:
         (x_tr, y_tr), (x_te, y_te) = getattr(keras.datasets, name).load_data()
     except Exception as exc:
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        reason = first_line(exc)
         raise KspecRuntimeError(
             f"cannot load keras dataset {name!r} (it downloads on first use; offline?): {reason}. "
             "Use `type: npz` with a local copy instead"

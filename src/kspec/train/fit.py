@@ -15,7 +15,7 @@ from typing import Any
 
 import keras
 
-from kspec.errors import KspecRuntimeError
+from kspec.errors import KspecRuntimeError, first_line
 from kspec.files import write_text
 
 # Callback arguments that name a file or folder: relative paths are inside the run folder.
@@ -117,7 +117,7 @@ def make_callbacks(spec: Any, run_dir: str) -> list[keras.callbacks.Callback]:
         try:
             out.append(getattr(keras.callbacks, kind)(**item))
         except (TypeError, ValueError) as exc:
-            line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            line = first_line(exc)
             raise spec.error(("train", "callbacks", i), f"{kind}: {line}") from None
     try:
         backup = keras.callbacks.BackupAndRestore(**backup_args)

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 import yaml
 
-from kspec.errors import KspecRuntimeError, SpecError
+from kspec.errors import KspecRuntimeError, SpecError, first_line
 from kspec.files import save_model, write_text
 from kspec.spec.model import CompileModel, TrainModel
 from kspec.spec.validate import Spec
@@ -314,7 +314,7 @@ def load_run(run_dir: str) -> tuple[dict[str, Any], Any]:
     try:
         model = refreeze(keras.models.load_model(model_path, safe_mode=True))
     except Exception as exc:
-        line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        line = first_line(exc)
         raise KspecRuntimeError(f"{model_path}: cannot load the model: {line}") from None
     return info, model
 

@@ -29,6 +29,7 @@ from typing import Any
 
 from kspec.errors import first_line
 from kspec.graph.resolve import Graph, resolve
+from kspec.report.summary import count_weights
 from kspec.spec.validate import Spec
 
 APIS = ("sequential", "functional", "subclass")
@@ -241,16 +242,6 @@ def synthetic_targets(spec: Spec, graph: Graph, predictions: list[Any], seed: in
 # --- measuring -------------------------------------------------------------------------------------
 
 
-def _count(weights: Any) -> int:
-    total = 0
-    for w in weights:
-        size = 1
-        for d in w.shape:
-            size *= int(d)
-        total += size
-    return total
-
-
 def plot_node_count(model: Any) -> int | None:
     """How many nodes Keras's `plot_model` draws (None when Keras cannot draw the model)."""
     import keras
@@ -295,7 +286,7 @@ def _measure(
 
     model = result.model
     result.model_class = type(model).__name__
-    trainable, frozen = _count(model.trainable_weights), _count(model.non_trainable_weights)
+    trainable, frozen = count_weights(model.trainable_weights), count_weights(model.non_trainable_weights)
     result.total_params, result.trainable_params, result.non_trainable_params = (
         trainable + frozen,
         trainable,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kspec.graph.resolve import Graph, Node
+from kspec.report.summary import count_weights
 from kspec.rules.registry import format_shape
 
 
@@ -65,17 +66,10 @@ def _keras_shapes_and_counts(graph: Graph) -> dict[str, tuple[str | None, int, i
             )
         except Exception:
             shape = None
-        trainable = sum(_size(w) for w in layer.trainable_weights)
-        frozen = sum(_size(w) for w in layer.non_trainable_weights)
+        trainable = count_weights(layer.trainable_weights)
+        frozen = count_weights(layer.non_trainable_weights)
         out[layer.name] = (_shape_text(shape), trainable, frozen)
     return out
-
-
-def _size(weight: Any) -> int:
-    n = 1
-    for d in weight.shape:
-        n *= int(d)
-    return n
 
 
 def needs_keras(graph: Graph) -> bool:

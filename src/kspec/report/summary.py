@@ -30,8 +30,8 @@ def summary_rows(model: Any, graph: Graph | None = None) -> list[dict[str, Any]]
     shapes = {n.name: n.output_shape for n in graph.nodes} if graph else {}
     rows = []
     for layer in model.layers:
-        trainable = sum(int(_size(w)) for w in layer.trainable_weights)
-        frozen = sum(int(_size(w)) for w in layer.non_trainable_weights)
+        trainable = count_weights(layer.trainable_weights)
+        frozen = count_weights(layer.non_trainable_weights)
         shape = _shape(layer)
         inferred = shapes.get(layer.name)
         if shape is None and inferred is not None:
@@ -42,17 +42,21 @@ def summary_rows(model: Any, graph: Graph | None = None) -> list[dict[str, Any]]
     return rows
 
 
-def _size(weight: Any) -> int:
-    n = 1
-    for d in weight.shape:
-        n *= int(d)
-    return n
+def count_weights(weights: Any) -> int:
+    """Number of values in a list of Keras variables (what `count_params` adds up)."""
+    total = 0
+    for weight in weights:
+        size = 1
+        for d in weight.shape:
+            size *= int(d)
+        total += size
+    return total
 
 
 def summary_dict(model: Any, graph: Graph | None = None) -> dict[str, Any]:
     rows = summary_rows(model, graph)
-    trainable = sum(_size(w) for w in model.trainable_weights)
-    frozen = sum(_size(w) for w in model.non_trainable_weights)
+    trainable = count_weights(model.trainable_weights)
+    frozen = count_weights(model.non_trainable_weights)
     return {"name": model.name, "class": type(model).__name__, "layers": rows,
             "total_params": trainable + frozen, "trainable_params": trainable,
             "non_trainable_params": frozen}

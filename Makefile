@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export TF_CPP_MIN_LOG_LEVEL := 3
 export KERAS_BACKEND := tensorflow
 
-.PHONY: install demo test test-fast bench lint fuzz clean
+.PHONY: install demo test test-all test-fast bench lint fuzz clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,10 +24,15 @@ demo: install
 
 test: install
 	@bash scripts/ensure_chromium.sh
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q -m "not heavy"
+
+# Everything, the large matrices too (marker `heavy`: every application, long fuzzing, many kills).
+test-all: install
+	@bash scripts/ensure_chromium.sh
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 test-fast: install
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -m "not slow and not heavy"
 
 bench: install
 	$(BIN)/python benchmarks/run.py
@@ -37,6 +42,7 @@ fuzz: install
 
 lint: install
 	$(BIN)/ruff check src tests examples benchmarks
+	$(BIN)/ruff format --check src tests examples benchmarks
 	$(BIN)/mypy
 
 clean:

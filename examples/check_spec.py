@@ -14,8 +14,14 @@ spec = kspec.load(path)
 report = kspec.check(spec)
 for row in report.to_dict()["layers"]:
     print(f"{row['name']:<12} {row['type']:<12} {str(row['output_shape']):<16} {row['params']}")
-print("total:", report.total_params, "trainable:", report.trainable_params,
-      "non-trainable:", report.non_trainable_params)
+print(
+    "total:",
+    report.total_params,
+    "trainable:",
+    report.trainable_params,
+    "non-trainable:",
+    report.non_trainable_params,
+)
 assert "tensorflow" not in sys.modules  # the checker never needs it
 
 try:

@@ -28,7 +28,7 @@ def main() -> None:
     print(f"== kspec check {args.spec}")
     print(kspec.check(spec).to_text())
 
-    from kspec.build import APIS
+    from kspec.builders import APIS
     from kspec.report.summary import keras_summary
 
     for api in APIS:

@@ -13,7 +13,7 @@ import keras
 import numpy as np
 
 import kspec
-import kspec.build  # registers SpecModel, the subclass, with Keras
+import kspec.builders  # registers SpecModel, the subclass, with Keras
 
 out = sys.argv[1] if len(sys.argv) > 1 else tempfile.mkdtemp()
 spec = kspec.load("specs/seed_subclass.json")
@@ -24,4 +24,6 @@ model.save(path)
 again = keras.models.load_model(path, safe_mode=True)
 x = np.ones((1, 3, 1), dtype="float32")
 print(type(again).__name__, again.count_params(), "params")
-print("same predictions after reload:", np.array_equal(model.predict(x, verbose=0), again.predict(x, verbose=0)))
+print(
+    "same predictions after reload:", np.array_equal(model.predict(x, verbose=0), again.predict(x, verbose=0))
+)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import pytest
 
 from kspec.cli import main
-from kspec.spec.loader import MAX_BYTES
+from kspec.schema.loader import MAX_BYTES
 
 MARK = "»"
 INPUT = "inputs:\n  - {name: x, shape: [4]}\n"

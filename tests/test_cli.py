@@ -26,9 +26,15 @@ def test_check_json_contract(capsys):
     data = json.loads(capsys.readouterr().out)
     # the contract's keys and the tutorial's numbers: Dense(3) on (3, 1) -> 1*3+3, 3*2+2, 2*2+2
     assert data["name"] == "seed_mlp"
-    assert data["layers"][0] == {**data["layers"][0], "name": "layers1", "type": "Dense",
-                                 "output_shape": [None, 3, 3], "params": 6, "trainable_params": 6,
-                                 "non_trainable_params": 0}
+    assert data["layers"][0] == {
+        **data["layers"][0],
+        "name": "layers1",
+        "type": "Dense",
+        "output_shape": [None, 3, 3],
+        "params": 6,
+        "trainable_params": 6,
+        "non_trainable_params": 0,
+    }
     assert (data["total_params"], data["trainable_params"], data["non_trainable_params"]) == (20, 20, 0)
 
 
@@ -41,8 +47,10 @@ def test_check_text_lists_every_layer(capsys):
 
 
 def test_check_never_imports_tensorflow():
-    code = ("import sys; from kspec.cli import main; rc = main(['check', 'specs/branching.yaml']); "
-            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'imported'; sys.exit(rc)")
+    code = (
+        "import sys; from kspec.cli import main; rc = main(['check', 'specs/branching.yaml']); "
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'imported'; sys.exit(rc)"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
 
@@ -95,7 +103,7 @@ def test_build_prints_keras_summary_and_saves(tmp_path, keras):
     assert proc.returncode == 0, proc.stderr
     assert "Total params: 20" in proc.stdout and "layers3 (Dense)" in proc.stdout
     assert proc.stderr == ""  # TensorFlow's start-up chatter is muted
-    import kspec.build  # noqa: F401  registers SpecModel
+    import kspec.builders  # noqa: F401  registers SpecModel
 
     assert keras.models.load_model(out).count_params() == 20
 

@@ -160,7 +160,9 @@ def test_subclass_is_one_node_for_plot_model(results):
 
 @pytest.mark.slow
 def test_text_table_names_every_api(results):
-    text = results["branchy"][1].to_text()
+    from kspec.report.compare_render import text_table
+
+    text = text_table(results["branchy"][1])
     for word in (
         "sequential",
         "functional",
@@ -240,3 +242,20 @@ def test_benchmark_build_smoke(keras):
     spec = kspec.loads(bench_lib.chain_text(3))
     for api in ("sequential", "functional", "subclass"):
         assert bench_lib.hand_chain(api, 3).count_params() == kspec.build(spec, api).count_params()
+
+
+@pytest.mark.slow
+def test_a_schedule_learning_rate_trains_in_compare_as_in_train(keras):
+    """compare builds compile arguments with training's own builder: a schedule is no fit failure."""
+    import kspec
+    from kspec.report.compare import compare
+
+    spec = kspec.loads(
+        NO_SEED
+        + "compile:\n  loss: mse\n  optimizer:\n    type: SGD\n    learning_rate:\n"
+        "      {type: ExponentialDecay, initial_learning_rate: 0.1, decay_steps: 10, decay_rate: 0.5}\n"
+    )
+    result = compare(spec, batch_size=4, steps=2, apis=("functional", "subclass"))
+    for api in ("functional", "subclass"):
+        assert "fit" not in result.apis[api].errors, result.apis[api].errors
+        assert result.apis[api].timings["fit_samples_per_s"] > 0

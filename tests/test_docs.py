@@ -27,8 +27,12 @@ def blocks(lang: str) -> list[tuple[str, int, str]]:
 
 
 YAML_BLOCKS = blocks("yaml") + blocks("json")
-BASH_LINES = [(name, line, cmd) for name, line, block in blocks("bash")
-              for cmd in block.splitlines() if cmd.strip().startswith("kspec ")]
+BASH_LINES = [
+    (name, line, cmd)
+    for name, line, block in blocks("bash")
+    for cmd in block.splitlines()
+    if cmd.strip().startswith("kspec ")
+]
 
 
 def as_spec(data):
@@ -72,5 +76,7 @@ def test_python_example_runs(doc, line, code, tmp_path):
     import sys
 
     (tmp_path / "specs").symlink_to(ROOT / "specs")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -11,8 +11,13 @@ from conftest import ROOT
 
 
 def run_example(name: str, *args: str) -> str:
-    proc = subprocess.run([sys.executable, str(ROOT / "examples" / name), *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / name), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc.stdout
 
@@ -45,7 +50,14 @@ def test_demo_runs_end_to_end(tmp_path):
     assert out.count("Total params: 17,226") == 4  # kspec check and the three APIs' summaries agree
     for api in ("sequential", "functional", "subclass"):
         assert (tmp_path / "diagrams" / f"digits_mlp_{api}.png").read_bytes()[:4] == b"\x89PNG"
-    for name in ("model.keras", "history.json", "metrics.json", "summary.txt", "model.png", "curves.png",
-                 "report.html"):
+    for name in (
+        "model.keras",
+        "history.json",
+        "metrics.json",
+        "summary.txt",
+        "model.png",
+        "curves.png",
+        "report.html",
+    ):
         assert (tmp_path / "run" / name).stat().st_size > 0, name
     assert (tmp_path / "compare" / "compare.html").exists()

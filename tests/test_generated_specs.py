@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import kspec
-from kspec.rules import REGISTRY, ShapeError
+from kspec.layers import REGISTRY, ShapeError
 
 pytestmark = pytest.mark.slow
 

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kspec.rules import REGISTRY, ShapeError
+from kspec.layers import REGISTRY, ShapeError
 
 pytestmark = pytest.mark.slow
 
@@ -598,8 +598,8 @@ NO_TRAINABLE_ARG = {"SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D"}
 
 def keras_result(keras: Any, layer_type: str, args: dict[str, Any], shapes: list[tuple], dtype: str | None):
     """(output shape, trainable, non-trainable) of the real Keras layer called on symbolic inputs."""
-    from kspec.build.layers import call_layer
-    from kspec.build.objects import make_layer
+    from kspec.builders.layers import call_layer
+    from kspec.builders.objects import make_layer
 
     rule = REGISTRY[layer_type]
     layer = make_layer(layer_type, args, "probe", seed=None)
@@ -617,8 +617,8 @@ def keras_runs(
     """Whether the Keras layer runs on a batch of zeros of these shapes."""
     import numpy as np
 
-    from kspec.build.layers import call_layer
-    from kspec.build.objects import make_layer
+    from kspec.builders.layers import call_layer
+    from kspec.builders.objects import make_layer
 
     layer = make_layer(layer_type, args, "probe", seed=None)
     try:

@@ -14,8 +14,8 @@ import pytest
 import kspec
 from conftest import ROOT
 from kspec.cli import main
-from kspec.spec import limits
-from kspec.spec.loader import MAX_BYTES, MAX_NODES
+from kspec.schema import limits
+from kspec.schema.loader import MAX_BYTES, MAX_NODES
 
 SMALL = "inputs:\n  - {name: x, shape: [4]}\nlayers:\n  - {type: Dense, units: 3, activation: relu}\n  - {type: Dense, units: 2}\n"
 SMALL_PARAMS = (4 * 3 + 3) + (3 * 2 + 2)  # Dense: inputs*units + units
@@ -141,7 +141,7 @@ def test_keras_file_with_a_lambda_refuses_to_load(keras, tmp_path):
         kspec.load_model(str(path))
     # the run-folder loader behind `kspec predict` / `kspec evaluate` refuses it too
     from kspec.errors import KspecRuntimeError
-    from kspec.train.run import load_run
+    from kspec.training.run import load_run
 
     run = tmp_path / "run"
     run.mkdir()
@@ -294,7 +294,7 @@ def test_limit_sources(monkeypatch):
 @pytest.fixture()
 def no_layers_created(monkeypatch):
     """Fail if any Keras layer is created (the limit must act before allocation)."""
-    import kspec.build.layers as build_layers
+    import kspec.builders.layers as build_layers
 
     def refuse(*args, **kwargs):
         raise AssertionError("a Keras layer was created")

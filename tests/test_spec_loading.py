@@ -33,51 +33,88 @@ def test_json_errors_point_into_the_json_file():
 
 
 def test_default_names_follow_keras():
-    spec = kspec.loads("inputs: [{name: x, shape: [8]}]\nlayers:\n - {type: Dense, units: 4}\n"
-                       " - {type: Dense, units: 4}\n - {type: BatchNormalization}\n - {type: Dense, name: dense_2, units: 1}")
-    assert [n.name for n in kspec.resolve(spec).nodes] == ["dense", "dense_1", "batch_normalization", "dense_2"]
+    spec = kspec.loads(
+        "inputs: [{name: x, shape: [8]}]\nlayers:\n - {type: Dense, units: 4}\n"
+        " - {type: Dense, units: 4}\n - {type: BatchNormalization}\n - {type: Dense, name: dense_2, units: 1}"
+    )
+    assert [n.name for n in kspec.resolve(spec).nodes] == [
+        "dense",
+        "dense_1",
+        "batch_normalization",
+        "dense_2",
+    ]
 
 
 def test_default_wiring_and_outputs():
-    graph = kspec.resolve(kspec.loads("inputs: [{name: x, shape: [8]}]\nlayers:\n - {type: Dense, name: a, units: 4}\n"
-                                      " - {type: Dense, name: b, units: 4}"))
+    graph = kspec.resolve(
+        kspec.loads(
+            "inputs: [{name: x, shape: [8]}]\nlayers:\n - {type: Dense, name: a, units: 4}\n"
+            " - {type: Dense, name: b, units: 4}"
+        )
+    )
     assert [n.sources for n in graph.nodes] == [["x"], ["a"]]
     assert graph.outputs == ["b"] and graph.sequential_problem() is None
 
 
 def test_frozen_layer_counts_as_non_trainable():
-    spec = kspec.loads("inputs: [{name: x, shape: [8]}]\nlayers:\n - {type: Dense, units: 4, trainable: false}\n"
-                       " - {type: BatchNormalization}")
+    spec = kspec.loads(
+        "inputs: [{name: x, shape: [8]}]\nlayers:\n - {type: Dense, units: 4, trainable: false}\n"
+        " - {type: BatchNormalization}"
+    )
     report = kspec.check(spec)
     # Dense(8->4) has 8*4+4 weights, all frozen; BN has 2*4 learnable and 2*4 moving statistics
     assert report.non_trainable_params == 36 + 8 and report.trainable_params == 8
 
 
 def test_merge_keys_and_anchors_work():
-    text = ("defaults: &d {activation: relu}\n")
-    assert "unknown key 'defaults'" in err(text + "inputs: [{name: x, shape: [3]}]\nlayers: [{type: Dense, units: 2}]")
-    spec = kspec.loads("inputs: [{name: x, shape: [3]}]\nlayers:\n - &l {type: Dense, units: 2, activation: relu}\n"
-                       " - {<<: *l, name: second}")
+    text = "defaults: &d {activation: relu}\n"
+    assert "unknown key 'defaults'" in err(
+        text + "inputs: [{name: x, shape: [3]}]\nlayers: [{type: Dense, units: 2}]"
+    )
+    spec = kspec.loads(
+        "inputs: [{name: x, shape: [3]}]\nlayers:\n - &l {type: Dense, units: 2, activation: relu}\n"
+        " - {<<: *l, name: second}"
+    )
     assert kspec.check(spec).total_params == 8 + 6
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("inputs: [{name: x, shape: [3]}]\nlayers:\n - {type: Dense, units: 2, inputs: b}\n - {type: Dense, name: b, units: 2}",
-     "t.yaml:3:36: layers[0].inputs: 'b' is defined later (line 4)"),
-    ("inputs: [{name: x, shape: [3]}]\nlayers:\n - {type: Dense, name: a, units: 2, inputs: a}",
-     "t.yaml:3:45: layers[0].inputs: layer 'a' reads itself (a cycle)"),
-    ("inputs: [{name: x, shape: [3]}]\nlayers:\n - {type: Dense, name: x, units: 2}",
-     "t.yaml:3:24: layers[0].name: duplicate name 'x' (first used at line 1)"),
-    ("inputs: [{name: x, shape: [3]}]\nlayers:\n - {type: Dense, name: a, units: 2}\n - {type: Dense, name: b, units: 3, inputs: x}\n"
-     " - {type: Add, inputs: [a, b]}", "t.yaml:5:4: layers[2]: Add 'add': Add needs inputs of the same shape"),
-    ("inputs: [{name: x, shape: [3]}]\nlayers: [{type: Dense, units: 2}]\noutputs: [nope]",
-     "t.yaml:3:11: outputs[0]: unknown layer 'nope'"),
-    ("inputs: [{name: x, shape: [3]}]\nlayers:\n - {type: Dense, name: a, units: 2}\n - {type: Dense, name: b, units: 2, inputs: x}",
-     "t.yaml:3:4: layers[0]: layer 'a' does not lead to any output"),
-    ("inputs: [{name: x, shape: [3]}]\nlayers: [{type: Add, inputs: [x]}]",
-     "t.yaml:2:30: layers[0].inputs: Add takes at least 2 input(s), got 1"),
-    ("inputs: [{name: x, shape: [3]}, {name: y, shape: [3]}]\nlayers: [{type: Dense, units: 2}]",
-     "t.yaml:2:10: layers[0]: the first layer must say which input it reads"),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        (
+            "inputs: [{name: x, shape: [3]}]\nlayers:\n - {type: Dense, units: 2, inputs: b}\n - {type: Dense, name: b, units: 2}",
+            "t.yaml:3:36: layers[0].inputs: 'b' is defined later (line 4)",
+        ),
+        (
+            "inputs: [{name: x, shape: [3]}]\nlayers:\n - {type: Dense, name: a, units: 2, inputs: a}",
+            "t.yaml:3:45: layers[0].inputs: layer 'a' reads itself (a cycle)",
+        ),
+        (
+            "inputs: [{name: x, shape: [3]}]\nlayers:\n - {type: Dense, name: x, units: 2}",
+            "t.yaml:3:24: layers[0].name: duplicate name 'x' (first used at line 1)",
+        ),
+        (
+            "inputs: [{name: x, shape: [3]}]\nlayers:\n - {type: Dense, name: a, units: 2}\n - {type: Dense, name: b, units: 3, inputs: x}\n"
+            " - {type: Add, inputs: [a, b]}",
+            "t.yaml:5:4: layers[2]: Add 'add': Add needs inputs of the same shape",
+        ),
+        (
+            "inputs: [{name: x, shape: [3]}]\nlayers: [{type: Dense, units: 2}]\noutputs: [nope]",
+            "t.yaml:3:11: outputs[0]: unknown layer 'nope'",
+        ),
+        (
+            "inputs: [{name: x, shape: [3]}]\nlayers:\n - {type: Dense, name: a, units: 2}\n - {type: Dense, name: b, units: 2, inputs: x}",
+            "t.yaml:3:4: layers[0]: layer 'a' does not lead to any output",
+        ),
+        (
+            "inputs: [{name: x, shape: [3]}]\nlayers: [{type: Add, inputs: [x]}]",
+            "t.yaml:2:30: layers[0].inputs: Add takes at least 2 input(s), got 1",
+        ),
+        (
+            "inputs: [{name: x, shape: [3]}, {name: y, shape: [3]}]\nlayers: [{type: Dense, units: 2}]",
+            "t.yaml:2:10: layers[0]: the first layer must say which input it reads",
+        ),
+    ],
+)
 def test_graph_errors_are_located(text, expected):
     assert err(text).startswith(expected)

@@ -77,6 +77,7 @@ def test_same_seed_same_weights_and_outputs(path, built):
     apis = _apis(path)
     models = {api: built(path, api) for api in apis}
     reference = models[apis[0]]
+
     def key(w) -> str:  # "<layer>/<variable>"; subclassed models prefix their own name
         return "/".join(w.path.split("/")[-2:])
 

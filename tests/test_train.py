@@ -95,8 +95,8 @@ def test_digits_mlp_learns_and_writes_the_run_folder(digits_run):
 @pytest.mark.slow
 @DIGITS
 def test_saved_model_reloads_and_matches_keras_accuracy(digits_run, keras):
-    from kspec.train.data import take
-    from kspec.train.run import prepare_data
+    from kspec.training.data import take
+    from kspec.training.run import prepare_data
 
     spec = kspec.load(ROOT / "specs" / "digits_mlp.yaml")
     arrays, _ = prepare_data(spec, kspec.resolve(spec))
@@ -120,8 +120,8 @@ def test_spiral_learns(tmp_path):
 
 @pytest.mark.slow
 def test_multi_output_losses_weights_and_metrics_by_output_name(tmp_path, keras):
-    from kspec.train.data import take
-    from kspec.train.run import prepare_data
+    from kspec.training.data import take
+    from kspec.training.run import prepare_data
 
     path = ROOT / "specs" / "iris_multi_output.yaml"
     result = kspec.train(path, tmp_path / "iris", quiet=True)
@@ -238,7 +238,7 @@ def test_run_killed_after_epoch_2_resumes_at_epoch_3(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_ctrl_c_stops_cleanly_and_keeps_finished_epochs(tmp_path, capsys, monkeypatch):
-    from kspec.train import fit
+    from kspec.training import fit
 
     original = fit.HistoryLog.on_epoch_end
 
@@ -306,8 +306,8 @@ def test_spec_without_train_section_and_bad_overrides_exit_2(tmp_path, capsys):
 def test_predict_applies_the_runs_scaling_and_matches_keras(digits_run, tmp_path, capsys):
     from sklearn.datasets import load_digits
 
-    from kspec.train.data import take
-    from kspec.train.run import prepare_data
+    from kspec.training.data import take
+    from kspec.training.run import prepare_data
 
     spec = kspec.load(ROOT / "specs" / "digits_mlp.yaml")
     arrays, _ = prepare_data(spec, kspec.resolve(spec))

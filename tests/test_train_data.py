@@ -12,7 +12,7 @@ import pytest
 import kspec
 from kspec.cli import main
 from kspec.errors import SpecError
-from kspec.train import data as D
+from kspec.training import data as D
 
 TWO_IN_TWO_OUT = """\
 name: two_by_two
@@ -78,7 +78,7 @@ def test_sklearn_sets_are_split_and_standardized_on_training_rows(name, rows, fe
             "train": {"data": {"type": "sklearn", "name": name}, "validation_split": 0.25},
         }
     )
-    from kspec.train.run import prepare_data
+    from kspec.training.run import prepare_data
 
     arrays, _ = prepare_data(spec, kspec.resolve(spec))
     assert arrays.n == rows
@@ -195,7 +195,7 @@ def test_categorical_crossentropy_gets_one_hot_targets():
             "train": {"data": {"type": "sklearn", "name": "iris"}},
         }
     )
-    from kspec.train.run import prepare_data
+    from kspec.training.run import prepare_data
 
     arrays, _ = prepare_data(spec, kspec.resolve(spec))
     y = next(iter(arrays.y.values()))
@@ -261,7 +261,7 @@ def test_keras_dataset_offline_is_one_clear_line(tmp_path, capsys, monkeypatch, 
 
 @pytest.mark.slow
 def test_compile_arguments_from_the_spec(keras):
-    from kspec.train.compile import compile_kwargs
+    from kspec.training.compile import compile_kwargs
 
     spec = kspec.from_dict(
         {
@@ -314,7 +314,7 @@ def test_compile_arguments_from_the_spec(keras):
     ],
 )
 def test_compile_errors_are_located(compile_cfg, path, message, keras):
-    from kspec.train.compile import compile_kwargs
+    from kspec.training.compile import compile_kwargs
 
     spec = kspec.from_dict(
         {

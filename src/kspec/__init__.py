@@ -15,18 +15,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import typing as _t
 
+from kspec._version import __version__
 from kspec.errors import SpecError
 from kspec.graph.check import CheckReport
 from kspec.graph.resolve import Graph, resolve
-from kspec.spec.io import from_dict, load, loads
-from kspec.spec.validate import Spec
+from kspec.schema.io import from_dict, load, loads
+from kspec.schema.validate import Spec
 
-__version__ = "0.1.0"
-
-if TYPE_CHECKING:
+if _t.TYPE_CHECKING:
     import keras
+
+    from kspec.training.run import TrainResult
 
 
 def check(spec: Spec) -> CheckReport:
@@ -34,40 +35,34 @@ def check(spec: Spec) -> CheckReport:
     return CheckReport(resolve(spec))
 
 
-def _build(spec: Spec, api: str | None = None) -> keras.Model:
+def build(spec: Spec, api: str | None = None) -> keras.Model:
     """Build the spec as a Keras model with `api` ("sequential", "functional", "subclass")."""
-    from kspec.build import build_model
+    from kspec.builders import build_model
 
     return build_model(resolve(spec), api or spec.api)
 
 
-build = _build  # `import kspec.build` rebinds this to the (callable) stage package
-
-
-def _train(spec: Spec | str, out_dir: str, **kwargs: Any) -> Any:
+def train(spec: Spec | str, out_dir: str, **kwargs: _t.Any) -> TrainResult:
     """Compile, fit and evaluate `spec`; write the run folder with its reports.
 
-    Keyword arguments: `epochs`, `batch_size`, `api`, `quiet`, `force` (see `kspec.train.run.train`).
+    Keyword arguments: `epochs`, `batch_size`, `api`, `quiet`, `force` (see `kspec.training.run.train`).
     """
     from kspec.report.run_folder import REPORTER
-    from kspec.train.run import train as run_training
+    from kspec.training.run import train as run_training
 
     return run_training(spec, out_dir, reporter=REPORTER, **kwargs)
-
-
-train = _train  # `import kspec.train` rebinds this to the (callable) stage package
 
 
 def load_model(path: str, *, safe_mode: bool = True) -> keras.Model:
     """`keras.models.load_model` with kspec's `SpecModel` registered and Keras's safe mode on."""
     import keras
 
-    from kspec.build import refreeze  # importing kspec.build also registers SpecModel
+    from kspec.builders import refreeze  # importing kspec.builders also registers SpecModel
 
     return refreeze(keras.models.load_model(path, safe_mode=safe_mode))
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _t.Any:
     # Heavier stages load on first use so `import kspec` stays fast.
     if name == "plot":
         from kspec.report.diagram import plot
@@ -80,5 +75,25 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'kspec' has no attribute {name!r}")
 
 
-__all__ = ["SpecError", "Spec", "Graph", "CheckReport", "load", "loads", "from_dict", "check",
-           "build", "train", "resolve", "load_model", "__version__"]
+__all__ = [
+    "SpecError",
+    "Spec",
+    "Graph",
+    "CheckReport",
+    "load",
+    "loads",
+    "from_dict",
+    "check",
+    "build",
+    "train",
+    "plot",
+    "compare",
+    "resolve",
+    "load_model",
+    "__version__",
+]
+
+
+def __dir__() -> list[str]:
+    # Only the public API: not `annotations`, `_t` or the stage packages Python binds on import.
+    return sorted(__all__)

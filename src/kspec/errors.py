@@ -63,5 +63,10 @@ def first_line(exc: BaseException, default: str | None = None) -> str:
     return type(exc).__name__ if default is None else default
 
 
+def describe(exc: BaseException, limit: int = 200) -> str:
+    """`Type: first line`, whitespace collapsed and cut at `limit` characters: a failure as a table cell."""
+    return f"{type(exc).__name__}: " + " ".join(first_line(exc).split())[:limit]
+
+
 class KspecRuntimeError(RuntimeError):
     """A failure that is not the spec's fault (missing Graphviz, I/O...): exit code 1."""

@@ -9,15 +9,21 @@ import json
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from kspec.cli.common import add_spec_argument
 
-    p = sub.add_parser("check", help="validate; print shapes and parameter counts (no TensorFlow)",
-                       description="Validate SPEC and print each layer's output shape and parameter "
-                       "counts, without importing TensorFlow or Keras.",
-                       epilog="example:\n  kspec check specs/seed_sequential.yaml --format json",
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "check",
+        help="validate; print shapes and parameter counts (no TensorFlow)",
+        description="Validate SPEC and print each layer's output shape and parameter "
+        "counts, without importing TensorFlow or Keras.",
+        epilog="example:\n  kspec check specs/seed_sequential.yaml --format json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_spec_argument(p)
     p.add_argument("--format", choices=["text", "json"], default="text")
-    p.add_argument("--keras", action="store_true",
-                   help="for layers outside kspec's registry, ask Keras (imports TensorFlow)")
+    p.add_argument(
+        "--keras",
+        action="store_true",
+        help="for layers outside kspec's registry, ask Keras (imports TensorFlow)",
+    )
     p.set_defaults(run=run)
 
 

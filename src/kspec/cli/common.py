@@ -4,18 +4,31 @@ from __future__ import annotations
 
 import argparse
 
-from kspec.spec.validate import Spec
+from kspec.schema.validate import Spec
 
 
 def add_spec_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("spec", metavar="SPEC", help="model spec, .yaml/.yml or .json")
-    parser.add_argument("--allow-unsafe", action="store_true",
-                        help="allow layers that run code (Lambda, ...); only for specs you trust")
-    parser.add_argument("--plugin", action="append", default=[], metavar="MODULE",
-                        help="import MODULE for custom layers (trusted code; repeatable)")
-    parser.add_argument("--max-params", type=_count, metavar="N", default=None,
-                        help="refuse to build models with more than N parameters "
-                        "(default: $KSPEC_MAX_PARAMS or 1e9; 0: no limit)")
+    parser.add_argument(
+        "--allow-unsafe",
+        action="store_true",
+        help="allow layers that run code (Lambda, ...); only for specs you trust",
+    )
+    parser.add_argument(
+        "--plugin",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import MODULE for custom layers (trusted code; repeatable)",
+    )
+    parser.add_argument(
+        "--max-params",
+        type=_count,
+        metavar="N",
+        default=None,
+        help="refuse to build models with more than N parameters "
+        "(default: $KSPEC_MAX_PARAMS or 1e9; 0: no limit)",
+    )
 
 
 def _count(text: str) -> int:

@@ -47,14 +47,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from kspec.cli.common import load_spec
     from kspec.report.compare import compare
+    from kspec.report.compare_render import text_table, write_outputs
 
     spec = load_spec(args)
     result = compare(spec, batch_size=args.batch_size, steps=args.steps)
-    written = result.write(args.output) if args.output else []
+    written = write_outputs(result, args.output) if args.output else []
     if args.format == "json":
         print(json.dumps(result.to_dict()))
     else:
-        print(result.to_text())
+        print(text_table(result))
         for path in written:
             print(f"wrote {path}")
     return 0

@@ -23,7 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from kspec.train.run import evaluate
+    from kspec.training.run import evaluate
 
     metrics = evaluate(args.run_dir, batch_size=args.batch_size)
     if args.format == "json":

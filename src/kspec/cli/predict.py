@@ -31,7 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from kspec.errors import SpecError
-    from kspec.train.run import predict
+    from kspec.training.run import predict
 
     if not args.out.endswith(".npz"):
         raise SpecError(f"-o needs a .npz file name, got {args.out!r}")

@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
             raise SpecError(f"--{name.replace('_', '-')} must be a positive integer, got {value}")
     spec = load_spec(args)
     out = args.out or os.path.join("runs", spec.name)
-    from kspec import _train as train
+    from kspec import train
 
     try:
         result = train(

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kspec.graph.resolve import Graph
-from kspec.rules.registry import format_shape
+from kspec.layers.registry import format_shape
 
 
 @dataclass
@@ -53,7 +53,9 @@ class CheckReport:
             rows.append(row)
         return {
             "name": self.graph.name,
-            "inputs": [{"name": i.name, "shape": [None, *i.shape], "dtype": i.dtype} for i in self.graph.inputs],
+            "inputs": [
+                {"name": i.name, "shape": [None, *i.shape], "dtype": i.dtype} for i in self.graph.inputs
+            ],
             "outputs": self.graph.outputs,
             "layers": rows,
             "total_params": self.total_params,
@@ -75,9 +77,13 @@ class CheckReport:
             rows.append((f"{n.name} ({n.type})", shape, params, ", ".join(n.sources)))
         widths = [max(len(r[i]) for r in rows + [header]) for i in range(4)]
         line = "  ".join("{:<%d}" % w for w in widths)
-        out = [f'Model: "{self.graph.name}"  (inputs: '
-               + ", ".join(f"{i.name} {format_shape((None, *i.shape))}" for i in self.graph.inputs) + ")",
-               line.format(*header).rstrip(), "  ".join("-" * w for w in widths)]
+        out = [
+            f'Model: "{self.graph.name}"  (inputs: '
+            + ", ".join(f"{i.name} {format_shape((None, *i.shape))}" for i in self.graph.inputs)
+            + ")",
+            line.format(*header).rstrip(),
+            "  ".join("-" * w for w in widths),
+        ]
         out += [line.format(*r).rstrip() for r in rows]
         out.append("  ".join("-" * w for w in widths))
 
@@ -88,8 +94,11 @@ class CheckReport:
         out.append(f"Trainable params: {fmt(self.trainable_params)}")
         out.append(f"Non-trainable params: {fmt(self.non_trainable_params)}")
         problem = self.graph.sequential_problem()
-        out.append("APIs: sequential, functional, subclass" if problem is None
-                   else f"APIs: functional, subclass (no Sequential form: {problem})")
+        out.append(
+            "APIs: sequential, functional, subclass"
+            if problem is None
+            else f"APIs: functional, subclass (no Sequential form: {problem})"
+        )
         for n in self.graph.nodes:
             if n.note:
                 out.append(f"note: {n.name}: {n.note} (use --keras to ask Keras)")

@@ -8,8 +8,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from kspec.rules.registry import Shape, ShapeError, format_shape
-from kspec.spec.validate import InputSpec, LayerSpec, Spec
+from kspec.layers.registry import Shape, ShapeError, format_shape
+from kspec.schema.validate import InputSpec, LayerSpec, Spec
 
 
 @dataclass
@@ -62,6 +62,15 @@ class Graph:
     def node(self, name: str) -> Node:
         return next(n for n in self.nodes if n.name == name)
 
+    def require_sequential(self, path: tuple[str | int, ...] = ()) -> None:
+        """Raise the one "no Sequential form" error (at `path`) unless the graph is a single chain."""
+        problem = self.sequential_problem()
+        if problem is not None:
+            raise self.spec.error(
+                path,
+                f"the Sequential API cannot build this graph: {problem}; use the functional or subclass API",
+            )
+
     def sequential_problem(self) -> str | None:
         """Why the graph has no Sequential form, or None when it is a single chain."""
         if len(self.inputs) > 1:
@@ -71,8 +80,10 @@ class Graph:
         previous = self.inputs[0].name
         for node in self.nodes:
             if node.sources != [previous]:
-                return (f"layer {node.name!r} reads {node.sources}, not just the layer above it; "
-                        "Sequential is a single chain")
+                return (
+                    f"layer {node.name!r} reads {node.sources}, not just the layer above it; "
+                    "Sequential is a single chain"
+                )
             previous = node.name
         if self.outputs != [previous]:
             return f"the output {self.outputs[0]!r} is not the last layer"
@@ -100,8 +111,9 @@ def _assign_names(spec: Spec) -> list[str]:
         if layer.name:
             if layer.name in explicit:
                 first = spec.document.where(explicit[layer.name] + ("name",))
-                raise spec.error(layer.path + ("name",),
-                                 f"duplicate name {layer.name!r} (first used at line {first[0]})")
+                raise spec.error(
+                    layer.path + ("name",), f"duplicate name {layer.name!r} (first used at line {first[0]})"
+                )
             explicit[layer.name] = layer.path
             taken.add(layer.name)
     out = []
@@ -130,8 +142,11 @@ def resolve(spec: Spec) -> Graph:
         if layer.inputs is None:
             if i == 0:
                 if len(input_names) > 1:
-                    raise spec.error(layer.path, "the first layer must say which input it reads "
-                                     f"(`inputs:`), since there are several: {input_names}")
+                    raise spec.error(
+                        layer.path,
+                        "the first layer must say which input it reads "
+                        f"(`inputs:`), since there are several: {input_names}",
+                    )
                 sources = [input_names[0]]
             else:
                 sources = [names[i - 1]]
@@ -142,14 +157,16 @@ def resolve(spec: Spec) -> Graph:
             if src == name:
                 raise spec.error(where, f"layer {name!r} reads itself (a cycle)")
             if src in index and index[src] > i:
-                raise spec.error(where, f"{src!r} is defined later (line "
-                                 f"{spec.document.where(spec.layers[index[src]].path)[0]}); a layer reads "
-                                 "only inputs and layers above it, so the graph has no cycles")
+                raise spec.error(
+                    where,
+                    f"{src!r} is defined later (line "
+                    f"{spec.document.where(spec.layers[index[src]].path)[0]}); a layer reads "
+                    "only inputs and layers above it, so the graph has no cycles",
+                )
             if src not in shapes:
-                from kspec.spec.names import did_you_mean
+                from kspec.schema.names import did_you_mean
 
-                raise spec.error(where, f"unknown input {src!r}"
-                                 + did_you_mean(src, input_names + names[:i]))
+                raise spec.error(where, f"unknown input {src!r}" + did_you_mean(src, input_names + names[:i]))
         node = Node(spec=layer, name=name, sources=sources)
         _infer(spec, node, [shapes[s] for s in sources])
         shapes[name] = node.output_shape
@@ -157,7 +174,7 @@ def resolve(spec: Spec) -> Graph:
     outputs = spec.outputs or [names[-1]]
     for k, out in enumerate(outputs):
         if out not in index:
-            from kspec.spec.names import did_you_mean
+            from kspec.schema.names import did_you_mean
 
             path = ("outputs", k) if isinstance(spec.raw.get("outputs"), list) else ("outputs",)
             hint = " (an input cannot be an output)" if out in input_names else did_you_mean(out, names)
@@ -167,10 +184,7 @@ def resolve(spec: Spec) -> Graph:
     graph = Graph(spec=spec, inputs=spec.inputs, nodes=nodes, outputs=outputs, shapes=shapes)
     _check_reachability(graph)
     if spec.api == "sequential" and "api" in spec.raw:
-        problem = graph.sequential_problem()
-        if problem is not None:  # the spec asks for what it cannot have: say so in `check` too
-            raise spec.error(("api",), f"the Sequential API cannot build this graph: {problem}; "
-                             "use api: functional or subclass")
+        graph.require_sequential(("api",))  # the spec asks for what it cannot have: say so in `check` too
     return graph
 
 
@@ -182,11 +196,16 @@ def _check_reachability(graph: Graph) -> None:
             needed.update(node.sources)
     for node in graph.nodes:
         if node.name not in needed:
-            raise graph.spec.error(node.spec.path, f"layer {node.name!r} does not lead to any output "
-                                   f"(outputs: {graph.outputs}); remove it or add it to `outputs:`")
+            raise graph.spec.error(
+                node.spec.path,
+                f"layer {node.name!r} does not lead to any output "
+                f"(outputs: {graph.outputs}); remove it or add it to `outputs:`",
+            )
     for inp in graph.inputs:
         if inp.name not in needed:
-            raise graph.spec.error(inp.path, f"input {inp.name!r} is not used by any layer that leads to an output")
+            raise graph.spec.error(
+                inp.path, f"input {inp.name!r} is not used by any layer that leads to an output"
+            )
 
 
 def _infer(spec: Spec, node: Node, in_shapes: list[Shape | None]) -> None:
@@ -194,11 +213,17 @@ def _infer(spec: Spec, node: Node, in_shapes: list[Shape | None]) -> None:
     count = len(in_shapes)
     if rule is not None:
         if not rule.min_inputs <= count <= rule.max_inputs:
-            want = (str(rule.min_inputs) if rule.min_inputs == rule.max_inputs
-                    else f"{rule.min_inputs} to {rule.max_inputs}" if rule.max_inputs < 1000
-                    else f"at least {rule.min_inputs}")
-            raise spec.error(node.spec.path + ("inputs",) if node.spec.inputs else node.spec.path,
-                             f"{node.type} takes {want} input(s), got {count}")
+            want = (
+                str(rule.min_inputs)
+                if rule.min_inputs == rule.max_inputs
+                else f"{rule.min_inputs} to {rule.max_inputs}"
+                if rule.max_inputs < 1000
+                else f"at least {rule.min_inputs}"
+            )
+            raise spec.error(
+                node.spec.path + ("inputs",) if node.spec.inputs else node.spec.path,
+                f"{node.type} takes {want} input(s), got {count}",
+            )
     if rule is None:
         node.note = f"{node.type} is not in kspec's registry: checked by Keras at build time"
         return
@@ -211,5 +236,8 @@ def _infer(spec: Spec, node: Node, in_shapes: list[Shape | None]) -> None:
         trainable, frozen = rule.param_counts(shapes)
     except ShapeError as exc:
         got = ", ".join(format_shape(s) for s in shapes)
-        raise spec.error(node.spec.path, f"{node.type} {node.name!r}: {exc} (input shape{'s' if len(shapes) > 1 else ''} {got})") from None
+        raise spec.error(
+            node.spec.path,
+            f"{node.type} {node.name!r}: {exc} (input shape{'s' if len(shapes) > 1 else ''} {got})",
+        ) from None
     node.trainable_params, node.non_trainable_params = trainable, frozen

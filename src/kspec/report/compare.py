@@ -27,12 +27,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from kspec.errors import first_line
+from kspec.errors import describe
 from kspec.graph.resolve import Graph, resolve
 from kspec.report.summary import count_weights
-from kspec.spec.validate import Spec
+from kspec.schema.model import APIS
+from kspec.schema.validate import Spec
 
-APIS = ("sequential", "functional", "subclass")
 DEFAULT_SEED = 0
 TIMING_KEYS = ("build_s", "first_call_s", "fit_samples_per_s", "predict_samples_per_s")
 
@@ -107,17 +107,6 @@ class Comparison:
             "notes": list(self.notes),
         }
 
-    def to_text(self) -> str:
-        from kspec.report.compare_render import text_table
-
-        return text_table(self)
-
-    def write(self, out_dir: str | os.PathLike[str]) -> list[str]:
-        """Write diagrams, `timings.png`, `compare.json` and `compare.html` into `out_dir`."""
-        from kspec.report.compare_render import write_outputs
-
-        return write_outputs(self, out_dir)
-
 
 # --- data -------------------------------------------------------------------------------------------
 
@@ -181,34 +170,13 @@ def _max_abs_diff(a: list[Any], b: list[Any]) -> float:
 # --- compile -----------------------------------------------------------------------------------------
 
 
-def _keras_object(getter: Any, value: Any) -> Any:
-    """`{type: Adam, learning_rate: 0.01}` -> a Keras object; per-output dicts and lists mapped."""
-    if isinstance(value, dict) and "type" in value:
-        return getter(
-            {"class_name": value["type"], "config": {k: v for k, v in value.items() if k != "type"}}
-        )
-    if isinstance(value, dict):
-        return {k: _keras_object(getter, v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_keras_object(getter, v) for v in value]
-    return value
-
-
-def compile_arguments(spec: Spec) -> dict[str, Any]:
-    """`model.compile` keyword arguments from the spec's `compile:` (default: adam and mse)."""
-    import keras
+def compile_arguments(spec: Spec, graph: Graph) -> dict[str, Any]:
+    """`model.compile` arguments, exactly as `kspec train` builds them (default loss: mse)."""
+    from kspec.training.compile import compile_kwargs
 
     section = dict(spec.compile or {})
-    kwargs: dict[str, Any] = {
-        "optimizer": keras.optimizers.get(_keras_object(lambda c: c, section.get("optimizer") or "adam")),
-        "loss": _keras_object(keras.losses.get, section.get("loss") or "mse"),
-    }
-    if section.get("metrics"):
-        kwargs["metrics"] = _keras_object(keras.metrics.get, section["metrics"])
-    for key in ("loss_weights", "jit_compile", "steps_per_execution", "run_eagerly"):
-        if key in section:
-            kwargs[key] = section[key]
-    return kwargs
+    section["loss"] = section.get("loss") or "mse"
+    return compile_kwargs(graph, section)
 
 
 def _is_sparse(loss: Any) -> bool:
@@ -253,10 +221,6 @@ def plot_node_count(model: Any) -> int | None:
     return sum(1 for n in dot.get_nodes() if n.get_name().strip('"') not in ("node", "edge", "graph"))
 
 
-def _first_line(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: " + " ".join(first_line(exc).split())[:200]
-
-
 def _timed(fn: Any) -> tuple[float, Any]:
     start = time.perf_counter()
     value = fn()
@@ -265,7 +229,7 @@ def _timed(fn: Any) -> tuple[float, Any]:
 
 def _build_timed(graph: Graph, api: str) -> tuple[float, Any]:
     """Build time: one build, or the median of three when a build takes under half a second."""
-    from kspec.build import build_model
+    from kspec.builders import build_model
 
     seconds, model = _timed(lambda: build_model(graph, api))
     if seconds < 0.5:
@@ -310,12 +274,12 @@ def _measure(
         result.roundtrip = diff <= 1e-6
     except Exception as exc:
         result.roundtrip = False
-        result.errors["save"] = _first_line(exc)
+        result.errors["save"] = describe(exc)
 
     n = batch_size * steps
     x_all = synthetic_inputs(graph, n, seed=2)
     try:
-        model.compile(**compile_arguments(spec))
+        model.compile(**compile_arguments(spec, graph))
         y_all = synthetic_targets(spec, graph, _as_list(pred, graph.outputs))
         y_all = [np.resize(y, (n, *y.shape[1:])) for y in y_all]
         y = y_all[0] if len(y_all) == 1 else dict(zip(graph.outputs, y_all))
@@ -329,7 +293,7 @@ def _measure(
         )
         result.timings["fit_samples_per_s"] = n / seconds
     except Exception as exc:
-        result.errors["fit"] = _first_line(exc)
+        result.errors["fit"] = describe(exc)
     try:
         model.predict(_pack_x(x_all), batch_size=batch_size, verbose=0)  # warm-up at this size
         seconds = statistics.median(
@@ -338,7 +302,7 @@ def _measure(
         )
         result.timings["predict_samples_per_s"] = n / seconds
     except Exception as exc:
-        result.errors["predict"] = _first_line(exc)
+        result.errors["predict"] = describe(exc)
     return predictions
 
 
@@ -360,7 +324,7 @@ def compare(spec: Spec, *, batch_size: int = 32, steps: int = 50, apis: tuple[st
     results: dict[str, ApiResult] = {}
     predictions: dict[str, list[Any]] = {}
     with tempfile.TemporaryDirectory(prefix="kspec-compare-") as workdir:
-        from kspec.build import build_model
+        from kspec.builders import build_model
 
         # One untimed build first: the process's first model pays one-off TensorFlow set-up costs.
         build_model(graph, "functional")

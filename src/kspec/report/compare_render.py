@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import base64
 import html
-import inspect
 import io
 import json
 import os
 from typing import Any
 
+from kspec.errors import describe
 from kspec.files import write_bytes, write_text
 from kspec.report.compare import APIS, Comparison
 
@@ -135,18 +135,12 @@ def timings_png(c: Comparison) -> bytes:
 
 def _diagram(c: Comparison, api: str, path: str) -> str | None:
     """Draw one API's diagram with `kspec.report.diagram.plot`; return why not, or None."""
+    from kspec.report.diagram import plot
+
     try:
-        from kspec.report.diagram import plot
-    except ImportError:
-        return "kspec.report.diagram is not available"
-    params = inspect.signature(plot).parameters
-    kwargs: dict[str, Any] = {}
-    if "api" in params:
-        kwargs["api"] = api
-    try:
-        plot(c.graph, path, **kwargs)
+        plot(c.graph, path, api=api, show_shapes=True)  # as the run folder's and the demo's diagrams
     except Exception as exc:
-        return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+        return describe(exc)
     return None if os.path.exists(path) else "the diagram was not written"
 
 

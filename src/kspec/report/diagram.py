@@ -25,8 +25,7 @@ import pydot
 from kspec.graph.resolve import Graph, Node
 from kspec.report.diagram_facts import Facts, collect
 from kspec.report.diagram_render import format_of, render
-
-APIS = ("sequential", "functional", "subclass")
+from kspec.schema.model import APIS
 
 #: What each API's model is, as the diagram's title says it.
 TITLES = {
@@ -240,11 +239,7 @@ def make_graph(graph: Graph, api: str, options: PlotOptions | None = None) -> py
     if api not in APIS:
         raise ValueError(f"unknown API {api!r}; choose one of {', '.join(APIS)}")
     if api == "sequential":
-        problem = graph.sequential_problem()
-        if problem is not None:
-            raise graph.spec.error(
-                (), f"the Sequential API cannot build this graph: {problem}; use --api functional or subclass"
-            )
+        graph.require_sequential()
     facts, input_dtypes = collect(graph)
     title = f"{graph.name} - {TITLES[api]}" + _totals(facts.values())
     dot = pydot.Dot(
@@ -295,7 +290,7 @@ def _totals(facts: Any) -> str:
 
 
 def facts_shape(graph: Graph, input_name: str) -> str:
-    from kspec.rules.registry import format_shape
+    from kspec.layers.registry import format_shape
 
     inp = next(i for i in graph.inputs if i.name == input_name)
     return format_shape((None, *inp.shape))
@@ -316,9 +311,10 @@ def _targets(graph: Graph, path: str, api: str) -> list[tuple[str, str]]:
     return [(a, os.path.join(path, f"{graph.name}_{a}.png")) for a in apis]
 
 
-def plot(spec: Any, path: str | os.PathLike[str], api: str = "functional", **options: Any) -> list[str]:
+def plot(spec: Any, path: str | os.PathLike[str], api: str | None = None, **options: Any) -> list[str]:
     """Draw `spec` (a `Spec` or a resolved `Graph`) as built with `api` into `path`.
 
+    `api` defaults to the spec's own `api`, as on the command line.
     `path`'s suffix picks the format (.png, .svg, .dot). `api="all"` writes one file per API
     into the folder `path` (`<name>_<api>.png`), leaving out Sequential when the graph branches.
     Options are Keras's `plot_model` ones (`show_shapes`, `show_dtype`, `show_layer_names`,
@@ -330,6 +326,7 @@ def plot(spec: Any, path: str | os.PathLike[str], api: str = "functional", **opt
 
     graph = spec if isinstance(spec, Graph) else resolve(spec)
     opts = PlotOptions.from_kwargs(**options)
+    api = api or graph.spec.api
     path = os.fspath(path)
     if api not in (*APIS, "all"):
         raise ValueError(f"unknown API {api!r}; choose one of {', '.join(APIS)} or all")

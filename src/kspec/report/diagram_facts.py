@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from kspec.graph.resolve import Graph, Node
+from kspec.layers.registry import format_shape
 from kspec.report.summary import count_weights
-from kspec.rules.registry import format_shape
 
 
 @dataclass
@@ -54,7 +54,7 @@ def _activation(node: Node) -> str | None:
 
 def _keras_shapes_and_counts(graph: Graph) -> dict[str, tuple[str | None, int, int]]:
     """Per layer name: (output shape text, trainable, non-trainable), from the built model."""
-    from kspec.build import build_model
+    from kspec.builders import build_model
 
     model = build_model(graph, "functional")
     out: dict[str, tuple[str | None, int, int]] = {}

@@ -12,7 +12,7 @@ from typing import Any
 
 from kspec.errors import first_line
 from kspec.files import write_text
-from kspec.spec.validate import Spec
+from kspec.schema.validate import Spec
 
 
 def write_artifacts(
@@ -55,10 +55,11 @@ def draw_topology(graph: Any, model: Any, path: str, api: str) -> str | None:
 
 
 class RunFolderReporter:
-    """The report stage's side of `kspec.train.run.RunReporter`."""
+    """The report stage's side of `kspec.training.run.RunReporter`."""
 
-    def artifacts(self, model: Any, graph: Any, spec: Any, run_dir: str, history: dict[str, Any],
-                  api: str) -> list[str]:
+    def artifacts(
+        self, model: Any, graph: Any, spec: Any, run_dir: str, history: dict[str, Any], api: str
+    ) -> list[str]:
         return write_artifacts(model, graph, spec, run_dir, history, api)
 
     def page(self, run_dir: str) -> list[str]:

@@ -12,8 +12,11 @@ from kspec.graph.resolve import Graph
 def keras_summary(model: Any, *, show_trainable: bool = False, expand_nested: bool = False) -> str:
     """Exactly what `model.summary()` prints."""
     buf = io.StringIO()
-    model.summary(print_fn=lambda line, **_: buf.write(line + "\n"), show_trainable=show_trainable,
-                  expand_nested=expand_nested)
+    model.summary(
+        print_fn=lambda line, **_: buf.write(line + "\n"),
+        show_trainable=show_trainable,
+        expand_nested=expand_nested,
+    )
     return buf.getvalue().rstrip("\n")
 
 
@@ -36,9 +39,17 @@ def summary_rows(model: Any, graph: Graph | None = None) -> list[dict[str, Any]]
         inferred = shapes.get(layer.name)
         if shape is None and inferred is not None:
             shape = list(inferred)
-        rows.append({"name": layer.name, "type": type(layer).__name__, "output_shape": shape,
-                     "params": trainable + frozen, "trainable_params": trainable,
-                     "non_trainable_params": frozen, "trainable": bool(layer.trainable)})
+        rows.append(
+            {
+                "name": layer.name,
+                "type": type(layer).__name__,
+                "output_shape": shape,
+                "params": trainable + frozen,
+                "trainable_params": trainable,
+                "non_trainable_params": frozen,
+                "trainable": bool(layer.trainable),
+            }
+        )
     return rows
 
 
@@ -57,31 +68,52 @@ def summary_dict(model: Any, graph: Graph | None = None) -> dict[str, Any]:
     rows = summary_rows(model, graph)
     trainable = count_weights(model.trainable_weights)
     frozen = count_weights(model.non_trainable_weights)
-    return {"name": model.name, "class": type(model).__name__, "layers": rows,
-            "total_params": trainable + frozen, "trainable_params": trainable,
-            "non_trainable_params": frozen}
+    return {
+        "name": model.name,
+        "class": type(model).__name__,
+        "layers": rows,
+        "total_params": trainable + frozen,
+        "trainable_params": trainable,
+        "non_trainable_params": frozen,
+    }
 
 
 def summary_markdown(model: Any, graph: Graph | None = None, show_trainable: bool = False) -> str:
     data = summary_dict(model, graph)
     head = ["Layer (type)", "Output Shape", "Param #"] + (["Trainable"] if show_trainable else [])
-    lines = [f"**Model: {data['name']}** ({data['class']})", "",
-             "| " + " | ".join(head) + " |", "|" + "|".join(["---"] * len(head)) + "|"]
+    lines = [
+        f"**Model: {data['name']}** ({data['class']})",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "|".join(["---"] * len(head)) + "|",
+    ]
     for r in data["layers"]:
-        shape = "(" + ", ".join("None" if d is None else str(d) for d in r["output_shape"]) + ")" \
-            if r["output_shape"] is not None else "?"
+        shape = (
+            "(" + ", ".join("None" if d is None else str(d) for d in r["output_shape"]) + ")"
+            if r["output_shape"] is not None
+            else "?"
+        )
         cells = [f"{r['name']} ({r['type']})", shape, f"{r['params']:,}"]
         if show_trainable:
             cells.append("Y" if r["trainable"] else "N")
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", f"Total params: {data['total_params']:,}  ",
-              f"Trainable params: {data['trainable_params']:,}  ",
-              f"Non-trainable params: {data['non_trainable_params']:,}"]
+    lines += [
+        "",
+        f"Total params: {data['total_params']:,}  ",
+        f"Trainable params: {data['trainable_params']:,}  ",
+        f"Non-trainable params: {data['non_trainable_params']:,}",
+    ]
     return "\n".join(lines)
 
 
-def summary_text(model: Any, fmt: str = "text", *, show_trainable: bool = False,
-                 expand_nested: bool = False, graph: Graph | None = None) -> str:
+def summary_text(
+    model: Any,
+    fmt: str = "text",
+    *,
+    show_trainable: bool = False,
+    expand_nested: bool = False,
+    graph: Graph | None = None,
+) -> str:
     if fmt == "json":
         return json.dumps(summary_dict(model, graph))
     if fmt == "markdown":
@@ -91,9 +123,10 @@ def summary_text(model: Any, fmt: str = "text", *, show_trainable: bool = False,
 
 def keras_check(spec: Any, report: Any) -> Any:
     """`kspec check --keras`: fill in what the registry could not check from the built model."""
-    import kspec
+    from kspec.builders import build_model
+    from kspec.graph.resolve import resolve
 
-    model = kspec.build(spec, api="functional")
+    model = build_model(resolve(spec), "functional")
     by_name = {r["name"]: r for r in summary_rows(model)}
     for node in report.graph.nodes:
         row = by_name.get(node.name)

@@ -1,0 +1,68 @@
+"""Stage 3: build a resolved graph as a Keras model with one of the three construction APIs.
+
+>>> import kspec
+>>> spec = kspec.loads("inputs: [{name: x, shape: [4]}]\\nlayers: [{type: Dense, units: 2}]")
+>>> model = kspec.build(spec, api="subclass")
+>>> model.count_params()
+10
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from kspec.builders.functional import build_functional
+from kspec.builders.sequential import build_sequential
+from kspec.builders.subclass import SpecModel, build_subclass
+from kspec.errors import SpecError
+from kspec.graph.resolve import Graph
+from kspec.schema.model import APIS
+
+_BUILDERS = {"sequential": build_sequential, "functional": build_functional, "subclass": build_subclass}
+
+
+def build_model(graph: Graph, api: str) -> Any:
+    """Build `graph` with `api`; a spec the API cannot express is a `SpecError`."""
+    if api not in _BUILDERS:
+        raise SpecError(f"unknown API {api!r}; choose one of {', '.join(APIS)}", file=graph.spec.file)
+    # Keras walks a model's graph recursively (ops/function.py map_graph), one frame per layer of
+    # depth, so a 1000-layer chain overflows Python's default limit of 1000 in any API.
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 1000 + 5 * len(graph.nodes)))
+    model = _BUILDERS[api](graph)
+    _freeze(model, graph)
+    return model
+
+
+def _freeze(model: Any, graph: Graph) -> None:
+    """Set `trainable = False` again on frozen layers, now that they are built.
+
+    Keras's `trainable=False` constructor argument does not reach sublayers (Bidirectional's
+    RNNs, TimeDistributed's layer, MultiHeadAttention's projections, created later): their
+    weights would still train and count as trainable. The setter propagates to every sublayer.
+    """
+    frozen = {node.name for node in graph.nodes if not node.spec.trainable}
+    for layer in model.layers:
+        if layer.name in frozen:
+            _propagate_frozen(layer)
+
+
+def _propagate_frozen(layer: Any) -> None:
+    # TF's tracking skips `x.trainable = False` when it is already False, hence the flip.
+    layer.trainable = True
+    layer.trainable = False
+
+
+def refreeze(model: Any) -> Any:
+    """After `load_model`: push each frozen layer's `trainable = False` into its sublayers again.
+
+    Keras saves the flag of the wrapper only, so a reloaded frozen Bidirectional or
+    MultiHeadAttention would otherwise train its inner weights.
+    """
+    for layer in model.layers:
+        if not layer.trainable:
+            _propagate_frozen(layer)
+    return model
+
+
+__all__ = ["APIS", "build_model", "refreeze", "SpecModel"]

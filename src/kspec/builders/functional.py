@@ -1,0 +1,22 @@
+"""The Functional API: `keras.Model(inputs, outputs)` over the graph; any DAG works."""
+
+from __future__ import annotations
+
+import keras
+
+from kspec.builders.layers import call_checked, create_layer, keras_inputs, pack_outputs, prepare
+from kspec.graph.resolve import Graph
+
+
+def build_functional(graph: Graph) -> keras.Model:
+    prepare(graph)
+    inputs = keras_inputs(graph)
+    tensors = {i.name: t for i, t in zip(graph.inputs, inputs)}
+    for node in graph.nodes:
+        layer = create_layer(graph, node)
+        tensors[node.name] = call_checked(graph, node, layer, [tensors[s] for s in node.sources])
+    return keras.Model(
+        inputs=inputs[0] if len(inputs) == 1 else inputs,
+        outputs=pack_outputs(graph, tensors),
+        name=graph.name,
+    )

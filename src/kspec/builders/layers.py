@@ -1,0 +1,93 @@
+"""Create and call the Keras layers of a graph; shared by the three builders."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+
+from kspec.builders.objects import make_layer
+from kspec.builders.plugins import load_plugins
+from kspec.errors import SpecError, first_line
+from kspec.graph.resolve import Graph, Node
+
+
+def keras_complaint(exc: BaseException) -> str:
+    """Keras's message as one short line (its messages span lines and repeat the arguments)."""
+    return " ".join(first_line(exc).split())[:300]
+
+
+def prepare(graph: Graph) -> None:
+    """Per-build setup: size limit, trusted plugin modules, and the global seed.
+
+    Runs before any layer is created, so an over-limit model is refused before Keras
+    allocates its weights, and an untrusted plugin is refused before it is imported.
+    """
+    from kspec.schema.limits import check_graph
+
+    check_graph(graph)
+    trusted_plugins(graph)
+    load_plugins(graph.spec.plugins)
+    if graph.seed is not None:
+        keras.utils.set_random_seed(graph.seed)
+
+
+def trusted_plugins(graph: Graph) -> None:
+    """A module named in the spec's `plugins:` is imported only when the user also names it
+    (`--plugin MODULE`, `spec.trusted_plugins`) or allows unsafe specs: a spec alone never
+    makes kspec import code."""
+    spec = graph.spec
+    trusted = set(getattr(spec, "trusted_plugins", []))
+    for i, module in enumerate(spec.raw.get("plugins") or [] if isinstance(spec.raw, dict) else []):
+        if module not in trusted and not spec.allow_unsafe:
+            raise spec.error(
+                ("plugins", i),
+                f"plugin module {module!r} is code, and a spec alone never "
+                f"makes kspec import code: pass --plugin {module} if you trust it",
+            )
+
+
+def create_layer(graph: Graph, node: Node) -> keras.layers.Layer:
+    """The Keras layer of one node; Keras's own complaints become located `SpecError`s."""
+    try:
+        return make_layer(node.type, node.spec.args, node.name, graph.seed)
+    except KeyError:
+        raise graph.spec.error(
+            node.spec.path + ("type",),
+            f"no layer class {node.type!r} in keras.layers or in the spec's plugins",
+        ) from None
+    except (TypeError, ValueError) as exc:
+        raise graph.spec.error(
+            node.spec.path, f"Keras rejected the {node.type} arguments: {keras_complaint(exc)}"
+        ) from None
+
+
+def call_layer(layer: Any, style: str, values: list[Any]) -> Any:
+    """Apply a layer the way its type expects: one tensor, a list, or positional tensors."""
+    if style == "list":
+        return layer(values)
+    if style == "args":
+        return layer(*values)
+    return layer(values[0]) if len(values) == 1 else layer(values)
+
+
+def call_checked(graph: Graph, node: Node, layer: Any, values: list[Any]) -> Any:
+    try:
+        return call_layer(layer, node.call_style, values)
+    except SpecError:
+        raise
+    except Exception as exc:  # Keras raises many types for shape problems
+        raise graph.spec.error(
+            node.spec.path, f"{node.type} {node.name!r} cannot take its input: {keras_complaint(exc)}"
+        ) from None
+
+
+def keras_inputs(graph: Graph) -> list[Any]:
+    return [keras.Input(shape=i.shape, dtype=i.dtype, name=i.name) for i in graph.inputs]
+
+
+def pack_outputs(graph: Graph, tensors: dict[str, Any]) -> Any:
+    """One output: the tensor; several: a dict keyed by output name (losses map by name)."""
+    if len(graph.outputs) == 1:
+        return tensors[graph.outputs[0]]
+    return {name: tensors[name] for name in graph.outputs}

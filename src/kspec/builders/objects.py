@@ -1,0 +1,105 @@
+"""Turn a layer's spec arguments into Keras constructor arguments.
+
+`{type: RandomNormal, stddev: 0.05}` becomes a Keras initializer; nested layers
+(`Bidirectional.layer`) become layers; with a spec `seed`, every random initializer and
+every layer seed gets a seed derived from (spec seed, layer name, argument), so all three
+APIs start from identical weights whatever order they create them in.
+"""
+
+from __future__ import annotations
+
+import inspect
+import zlib
+from typing import Any
+
+import keras
+
+_KINDS = {
+    "_initializer": keras.initializers,
+    "_regularizer": keras.regularizers,
+    "_constraint": keras.constraints,
+}
+_NESTED_LAYER_ARGS = ("layer", "backward_layer")
+
+
+def derived_seed(seed: int, *parts: str) -> int:
+    """A stable 31-bit seed for one random thing inside a spec."""
+    return zlib.crc32("/".join([str(seed), *parts]).encode()) & 0x7FFFFFFF
+
+
+def keras_config(value: Any) -> Any:
+    """`{type: C, ...args}` -> Keras's `{"class_name": C, "config": {...}}`, nested objects too.
+
+    The one conversion from the spec's object form: initializers, regularizers, constraints,
+    optimizers with a schedule as `learning_rate`, losses and metrics all go through it.
+    """
+    if isinstance(value, dict) and "type" in value:
+        config = {k: keras_config(v) for k, v in value.items() if k != "type"}
+        return {"class_name": value["type"], "config": config}
+    return value
+
+
+def keras_object(module: Any, value: Any) -> Any:
+    """A Keras object from a name or `{type: ...}` through `module.get` (None stays None)."""
+    if value is None:
+        return None
+    return module.get(keras_config(value))
+
+
+def _seeded(init: Any, seed: int) -> Any:
+    config = init.get_config()
+    if "seed" in config and config["seed"] is None:
+        config["seed"] = seed
+        return init.__class__.from_config(config)
+    return init
+
+
+def keras_layer_class(layer_type: str) -> type[keras.layers.Layer]:
+    from kspec.builders.plugins import custom_layer
+
+    cls = getattr(keras.layers, layer_type, None) or custom_layer(layer_type)
+    if cls is None:
+        raise KeyError(layer_type)
+    return cls
+
+
+def keras_args(layer_type: str, args: dict[str, Any], name: str, seed: int | None) -> dict[str, Any]:
+    """Constructor keyword arguments for `keras.layers.<layer_type>`."""
+    cls = keras_layer_class(layer_type)
+    out: dict[str, Any] = {}
+    for key, value in args.items():
+        kind = next((m for suffix, m in _KINDS.items() if key.endswith(suffix)), None)
+        if kind is not None:
+            out[key] = keras_object(kind, value)
+        elif key in _NESTED_LAYER_ARGS and isinstance(value, dict) and "type" in value:
+            out[key] = make_layer(
+                value["type"],
+                {k: v for k, v in value.items() if k != "type"},
+                value.get("name") or f"{name}_{key}",
+                seed,
+            )
+        else:
+            out[key] = value
+    if seed is not None:
+        params = inspect.signature(cls.__init__).parameters
+        for pname, param in params.items():
+            if pname.endswith("_initializer"):
+                init = out.get(pname, param.default)
+                if init is inspect.Parameter.empty or init is None:
+                    continue
+                init = (
+                    keras.initializers.get(init)
+                    if not isinstance(init, keras.initializers.Initializer)
+                    else init
+                )
+                out[pname] = _seeded(init, derived_seed(seed, name, pname))
+        if "seed" in params and out.get("seed") is None:
+            out["seed"] = derived_seed(seed, name, "seed")
+    return out
+
+
+def make_layer(layer_type: str, args: dict[str, Any], name: str, seed: int | None) -> keras.layers.Layer:
+    """One Keras layer; nested layer dicts (Bidirectional's `layer`) are built too."""
+    cls = keras_layer_class(layer_type)
+    kwargs = keras_args(layer_type, {k: v for k, v in args.items() if k != "name"}, name, seed)
+    return cls(name=name, **kwargs)

@@ -1,0 +1,98 @@
+"""The subclassing API: a real `keras.Model` subclass whose `call` runs the graph.
+
+`SpecModel.__init__` creates the layers from a plain, JSON-serializable description of the
+graph, and `get_config` returns that description, so `model.save()` and
+`keras.models.load_model()` round-trip (import kspec first so Keras knows the class):
+
+    import kspec, keras
+    model = kspec.build(kspec.load("specs/seed_subclass.yaml"), api="subclass")
+    model.save("m.keras")
+    again = keras.models.load_model("m.keras")
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+
+from kspec.builders.layers import call_checked, call_layer, create_layer, keras_inputs, prepare
+from kspec.graph.resolve import Graph
+
+
+@keras.saving.register_keras_serializable(package="kspec")
+class SpecModel(keras.Model):
+    """A model subclass that runs a kspec graph.
+
+    Args:
+        graph_config: `{"inputs": [{name, shape, dtype}], "nodes": [{name, sources, call_style,
+            layer}], "outputs": [names]}` where `layer` is `keras.layers.serialize(...)` output.
+        layers: the layers `graph_config` describes, already made (the builder passes them so
+            each layer is created once); None (loading) deserializes them from `graph_config`.
+    """
+
+    def __init__(self, graph_config: dict[str, Any], layers: list[Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.graph_config = graph_config
+        self.input_names_ = [i["name"] for i in graph_config["inputs"]]
+        self.output_names_ = list(graph_config["outputs"])
+        # A list attribute: Keras tracks the layers (weights, summary, saving) in this order.
+        self.graph_layers = (
+            list(layers)
+            if layers is not None
+            else [keras.layers.deserialize(n["layer"]) for n in graph_config["nodes"]]
+        )
+
+    def call(self, inputs: Any) -> Any:
+        if isinstance(inputs, dict):
+            values = {name: inputs[name] for name in self.input_names_}
+        elif isinstance(inputs, (list, tuple)):
+            values = dict(zip(self.input_names_, inputs))
+        else:
+            values = {self.input_names_[0]: inputs}
+        for node, layer in zip(self.graph_config["nodes"], self.graph_layers):
+            values[node["name"]] = call_layer(layer, node["call_style"], [values[s] for s in node["sources"]])
+        if len(self.output_names_) == 1:
+            return values[self.output_names_[0]]
+        return {name: values[name] for name in self.output_names_}
+
+    def get_config(self) -> dict[str, Any]:
+        return {"graph_config": self.graph_config, "name": self.name}
+
+
+def graph_config(graph: Graph, layers: list[Any] | None = None) -> dict[str, Any]:
+    """The JSON description `SpecModel` is built from (layers serialized by Keras)."""
+    nodes = []
+    for i, node in enumerate(graph.nodes):
+        layer = layers[i] if layers is not None else create_layer(graph, node)
+        nodes.append(
+            {
+                "name": node.name,
+                "sources": node.sources,
+                "call_style": node.call_style,
+                "layer": keras.layers.serialize(layer),
+            }
+        )
+    return {
+        "inputs": [{"name": i.name, "shape": list(i.shape), "dtype": i.dtype} for i in graph.inputs],
+        "nodes": nodes,
+        "outputs": list(graph.outputs),
+    }
+
+
+def build_subclass(graph: Graph) -> SpecModel:
+    prepare(graph)
+    layers = [create_layer(graph, node) for node in graph.nodes]
+    model = SpecModel(graph_config(graph, layers), layers=layers, name=graph.name)
+    # A symbolic call builds every layer (weights exist, summary has counts) without data.
+    symbolic = keras_inputs(graph)
+    try:
+        model(symbolic[0] if len(symbolic) == 1 else symbolic)
+        return model
+    except Exception:
+        pass  # one pass per layer only when needed (it doubles build time): name the layer at fault
+    values = {i.name: t for i, t in zip(graph.inputs, symbolic)}
+    for node, layer in zip(graph.nodes, model.graph_layers):
+        values[node.name] = call_checked(graph, node, layer, [values[s] for s in node.sources])
+    model(symbolic[0] if len(symbolic) == 1 else symbolic)
+    return model

@@ -1,0 +1,149 @@
+"""Attention layers: MultiHeadAttention, and the dot-product and additive Attention layers."""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from kspec.layers.registry import LayerArgs, Shape, ShapeError, format_shape, known, register
+from kspec.schema.types import (
+    Axes,
+    Bool,
+    Constraint,
+    Initializer,
+    Int,
+    PositiveInt,
+    PositiveInts,
+    Rate,
+    Regularizer,
+)
+
+
+@register
+class MultiHeadAttention(LayerArgs):
+    """Multi-head attention: `num_heads` heads of size `key_dim` attend from query to value (and key)."""
+
+    call_style: ClassVar = "args"  # layer(query, value) or layer(query, value, key)
+    min_inputs: ClassVar[int] = 2
+    max_inputs: ClassVar[int] = 3
+
+    num_heads: PositiveInt
+    key_dim: PositiveInt
+    value_dim: PositiveInt | None = None
+    dropout: Rate = 0.0
+    use_bias: Bool = True
+    # `output_shape` is the method every rule has, so the argument is stored under another name
+    output_shape_: PositiveInts | None = Field(None, alias="output_shape")
+    attention_axes: Axes | None = None
+    sliding_window: PositiveInt | None = None
+    flash_attention: Bool | None = None
+    kernel_initializer: Initializer = "glorot_uniform"
+    bias_initializer: Initializer = "zeros"
+    kernel_regularizer: Regularizer = None
+    bias_regularizer: Regularizer = None
+    activity_regularizer: Regularizer = None
+    kernel_constraint: Constraint = None
+    bias_constraint: Constraint = None
+    use_gate: Bool = False
+    seed: Int | None = None
+
+    def _shapes(self, shapes: list[Shape]) -> tuple[Shape, Shape, Shape]:
+        query, value = shapes[0], shapes[1]
+        key = shapes[2] if len(shapes) > 2 else value
+        if len(query) < 3 or len({len(query), len(value), len(key)}) > 1:
+            raise ShapeError(
+                "query, value and key need the same rank, at least 3 (batch, positions, features), "
+                f"got {', '.join(format_shape(s) for s in shapes)}"
+            )
+        if value[1:-1] != key[1:-1]:
+            raise ShapeError(
+                f"value {format_shape(value)} and key {format_shape(key)} must match "
+                "in every dimension but the last"
+            )
+        return query, value, key
+
+    def output_shape(self, shapes: list[Shape]) -> Shape:
+        query, _, _ = self._shapes(shapes)
+        return query[:-1] + (self.output_shape_ or (query[-1],))
+
+    def weight_counts(self, shapes: list[Shape]) -> tuple[int, int]:
+        query, value, key = self._shapes(shapes)
+        dq = known(query[-1], "query feature dimension")
+        dv = known(value[-1], "value feature dimension")
+        dk = known(key[-1], "key feature dimension")
+        heads, kd = self.num_heads, self.key_dim
+        vd = self.value_dim or kd
+        out = math.prod(self.output_shape_ or (dq,))
+        bias = int(self.use_bias)
+        total = (dq + bias) * heads * kd  # query projection
+        total += (dk + bias) * heads * kd  # key projection
+        total += (dv + bias) * heads * vd  # value projection
+        if self.use_gate:
+            total += (dq + bias) * heads * vd  # gate projection of the query
+        total += heads * vd * out + bias * out  # output projection
+        return total, 0
+
+
+class _Attention(LayerArgs):
+    call_style: ClassVar = "list"  # layer([query, value]) or layer([query, value, key])
+    min_inputs: ClassVar[int] = 2
+    max_inputs: ClassVar[int] = 3
+    use_scale: Bool = False
+    dropout: Rate = 0.0
+
+    def _shapes(self, shapes: list[Shape]) -> tuple[Shape, Shape, Shape]:
+        query, value = shapes[0], shapes[1]
+        key = shapes[2] if len(shapes) > 2 else value
+        if len(query) != 3 or len(value) != 3 or len(key) != 3:
+            raise ShapeError(
+                "query, value and key must be (batch, positions, features), got "
+                + ", ".join(format_shape(s) for s in shapes)
+            )
+        if None not in (value[1], key[1]) and value[1] != key[1]:
+            raise ShapeError(f"value {format_shape(value)} and key {format_shape(key)} need the same length")
+        dq, dk = query[-1], key[-1]
+        fits = dq == dk or (self._adds() and 1 in (dq, dk))
+        if None not in (dq, dk) and not fits:
+            raise ShapeError(
+                f"query {format_shape(query)} and key {format_shape(key)} need the same feature size"
+            )
+        return query, value, key
+
+    def _adds(self) -> bool:
+        """Whether the score adds query and key (so a feature size of 1 broadcasts) or multiplies them."""
+        return False
+
+    def output_shape(self, shapes: list[Shape]) -> Shape:
+        query, value, _ = self._shapes(shapes)
+        return (*query[:-1], value[-1])
+
+
+@register
+class Attention(_Attention):
+    """Dot-product (Luong) attention of a query over a value sequence: [query, value] or [query, value, key]."""
+
+    score_mode: Literal["dot", "concat"] = "dot"
+    seed: Int | None = None
+
+    def _adds(self) -> bool:
+        return self.score_mode == "concat"
+
+    def weight_counts(self, shapes: list[Shape]) -> tuple[int, int]:
+        self._shapes(shapes)
+        return int(self.use_scale) + int(self.score_mode == "concat"), 0
+
+
+@register
+class AdditiveAttention(_Attention):
+    """Additive (Bahdanau) attention of a query over a value sequence: [query, value] or [query, value, key]."""
+
+    use_scale: Bool = True
+
+    def _adds(self) -> bool:
+        return True
+
+    def weight_counts(self, shapes: list[Shape]) -> tuple[int, int]:
+        query, _, _ = self._shapes(shapes)
+        return known(query[-1], "query feature dimension") if self.use_scale else 0, 0

@@ -1,0 +1,97 @@
+"""Normalization layers: batch, layer, group and unit normalization."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from kspec.layers.registry import LayerArgs, Shape, ShapeError, known, register
+from kspec.schema.types import Axes, Bool, Constraint, Initializer, Int, Number, Regularizer
+
+
+def _axis(x: Shape, axis: int) -> int:
+    if not -len(x) <= axis < len(x) or axis % len(x) == 0:
+        raise ShapeError(f"axis {axis} is not a non-batch axis of a rank-{len(x)} input")
+    return axis % len(x)
+
+
+@register
+class BatchNormalization(LayerArgs):
+    """Normalizes each channel over the batch; gamma/beta learn, moving mean/variance never train."""
+
+    axis: Int = -1
+    momentum: Number = 0.99
+    epsilon: Number = 0.001
+    center: Bool = True
+    scale: Bool = True
+    beta_initializer: Initializer = "zeros"
+    gamma_initializer: Initializer = "ones"
+    moving_mean_initializer: Initializer = "zeros"
+    moving_variance_initializer: Initializer = "ones"
+    beta_regularizer: Regularizer = None
+    gamma_regularizer: Regularizer = None
+    beta_constraint: Constraint = None
+    gamma_constraint: Constraint = None
+    renorm: Bool = False
+    renorm_clipping: dict[str, Any] | None = None
+    renorm_momentum: Number = 0.99
+    synchronized: Bool = False
+
+    def weight_counts(self, shapes: list[Shape]) -> tuple[int, int]:
+        x = shapes[0]
+        c = known(x[_axis(x, self.axis)], "channel dimension")
+        # renorm adds a moving stddev and the renorm mean and stddev, none of them trained
+        return c * (int(self.center) + int(self.scale)), (5 if self.renorm else 2) * c
+
+
+@register
+class LayerNormalization(LayerArgs):
+    """Normalizes each example over `axis` (the features), then scales by gamma and shifts by beta."""
+
+    axis: Axes = (-1,)
+    epsilon: Number = 0.001
+    center: Bool = True
+    scale: Bool = True
+    beta_initializer: Initializer = "zeros"
+    gamma_initializer: Initializer = "ones"
+    beta_regularizer: Regularizer = None
+    gamma_regularizer: Regularizer = None
+    beta_constraint: Constraint = None
+    gamma_constraint: Constraint = None
+
+    def weight_counts(self, shapes: list[Shape]) -> tuple[int, int]:
+        x = shapes[0]
+        size = math.prod(known(x[_axis(x, a)], "normalized dimension") for a in set(self.axis))
+        return size * (int(self.center) + int(self.scale)), 0
+
+
+@register
+class GroupNormalization(LayerArgs):
+    """Normalizes channels in `groups` groups per example (groups: -1 is instance normalization)."""
+
+    groups: Int = 32
+    axis: Int = -1
+    epsilon: Number = 0.001
+    center: Bool = True
+    scale: Bool = True
+    beta_initializer: Initializer = "zeros"
+    gamma_initializer: Initializer = "ones"
+    beta_regularizer: Regularizer = None
+    gamma_regularizer: Regularizer = None
+    beta_constraint: Constraint = None
+    gamma_constraint: Constraint = None
+
+    def weight_counts(self, shapes: list[Shape]) -> tuple[int, int]:
+        x = shapes[0]
+        c = known(x[_axis(x, self.axis)], "channel dimension")
+        groups = c if self.groups == -1 else self.groups
+        if groups <= 0 or groups > c or c % groups:
+            raise ShapeError(f"{c} channels cannot be split into groups={self.groups} groups of equal size")
+        return c * (int(self.center) + int(self.scale)), 0
+
+
+@register
+class UnitNormalization(LayerArgs):
+    """Scales each example to unit L2 norm along `axis`."""
+
+    axis: Axes = (-1,)

@@ -1,0 +1,169 @@
+"""Recurrent layers (SimpleRNN, LSTM, GRU) and the wrappers Bidirectional and TimeDistributed."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import PlainValidator, WithJsonSchema, model_validator
+
+from kspec.layers.registry import LayerArgs, Shape, ShapeError, expect_rank, known, nested_layer, register
+from kspec.schema.types import Activation, Bool, Constraint, Initializer, Int, PositiveInt, Rate, Regularizer
+
+
+def _no_return_state(v: Any) -> bool:
+    if v is True:
+        raise ValueError("return_state is not supported: a kspec layer has one output")
+    if v is not False:
+        raise ValueError(f"must be false, got {v!r}")
+    return False
+
+
+def _no_stateful(v: Any) -> bool:
+    if v is True:
+        raise ValueError("stateful is not supported: kspec inputs have no fixed batch size")
+    if v is not False:
+        raise ValueError(f"must be false, got {v!r}")
+    return False
+
+
+ReturnState = Annotated[bool, PlainValidator(_no_return_state), WithJsonSchema({"const": False})]
+Stateful = Annotated[bool, PlainValidator(_no_stateful), WithJsonSchema({"const": False})]
+
+
+class _RNN(LayerArgs):
+    #: weight matrices per unit: 1 (SimpleRNN), 4 gates (LSTM), 3 gates (GRU)
+    gates: ClassVar[int] = 1
+    units: PositiveInt
+    activation: Activation = "tanh"
+    use_bias: Bool = True
+    kernel_initializer: Initializer = "glorot_uniform"
+    recurrent_initializer: Initializer = "orthogonal"
+    bias_initializer: Initializer = "zeros"
+    kernel_regularizer: Regularizer = None
+    recurrent_regularizer: Regularizer = None
+    bias_regularizer: Regularizer = None
+    activity_regularizer: Regularizer = None
+    kernel_constraint: Constraint = None
+    recurrent_constraint: Constraint = None
+    bias_constraint: Constraint = None
+    dropout: Rate = 0.0
+    recurrent_dropout: Rate = 0.0
+    seed: Int | None = None
+    return_sequences: Bool = False
+    return_state: ReturnState = False
+    go_backwards: Bool = False
+    stateful: Stateful = False
+    unroll: Bool = False
+
+    def output_shape(self, shapes: list[Shape]) -> Shape:
+        b, t, _ = expect_rank(shapes[0], 3, "(batch, time, features) input")
+        return (b, t, self.units) if self.return_sequences else (b, self.units)
+
+    def _bias(self) -> int:
+        return self.gates * self.units if self.use_bias else 0
+
+    def weight_counts(self, shapes: list[Shape]) -> tuple[int, int]:
+        features = known(expect_rank(shapes[0], 3, "(batch, time, features) input")[2], "feature dimension")
+        return self.gates * self.units * (features + self.units) + self._bias(), 0
+
+
+@register
+class SimpleRNN(_RNN):
+    """Fully connected recurrent layer: the output feeds back as the next step's state."""
+
+
+@register
+class LSTM(_RNN):
+    """Long short-term memory: a recurrent layer with input, forget and output gates."""
+
+    gates: ClassVar[int] = 4
+    recurrent_activation: Activation = "sigmoid"
+    unit_forget_bias: Bool = True
+    use_cudnn: Bool | Literal["auto"] = "auto"
+
+
+@register
+class GRU(_RNN):
+    """Gated recurrent unit: a recurrent layer with update and reset gates."""
+
+    gates: ClassVar[int] = 3
+    recurrent_activation: Activation = "sigmoid"
+    reset_after: Bool = True
+    use_cudnn: Bool | Literal["auto"] = "auto"
+
+    def _bias(self) -> int:
+        # reset_after keeps separate input and recurrent biases
+        return super()._bias() * (2 if self.reset_after else 1)
+
+
+_RNN_TYPES = frozenset({"SimpleRNN", "LSTM", "GRU"})
+
+
+@register
+class Bidirectional(LayerArgs):
+    """Runs a recurrent `layer` forwards and a copy backwards, and merges both outputs (`merge_mode`)."""
+
+    layer: nested_layer(_RNN_TYPES)  # type: ignore[valid-type]
+    merge_mode: Literal["concat", "sum", "ave", "mul"] | None = "concat"
+    backward_layer: nested_layer(_RNN_TYPES) | None = None  # type: ignore[valid-type]
+
+    @model_validator(mode="after")
+    def _check(self) -> Bidirectional:
+        if self.merge_mode is None:
+            raise ValueError(
+                "merge_mode null is not supported: it returns two outputs and a kspec layer has one"
+            )
+        back = self.backward_layer
+        if back is None and self.layer.go_backwards:
+            raise ValueError(
+                "layer needs go_backwards: false without a backward_layer "
+                "(Keras makes the backward copy with go_backwards: true)"
+            )
+        if back is not None:
+            fwd = self.layer
+            if back.go_backwards == fwd.go_backwards:
+                raise ValueError("backward_layer needs a go_backwards value different from layer's")
+            if back.return_sequences != fwd.return_sequences:
+                raise ValueError("backward_layer needs the same return_sequences as layer")
+            if back.units != fwd.units:
+                raise ValueError(
+                    f"backward_layer needs the same units as layer ({fwd.units}), got {back.units}"
+                )
+        return self
+
+    def output_shape(self, shapes: list[Shape]) -> Shape:
+        out = self.layer.output_shape(shapes)
+        if self.merge_mode == "concat":
+            return (*out[:-1], out[-1] * 2)
+        return out
+
+    def weight_counts(self, shapes: list[Shape]) -> tuple[int, int]:
+        fwd = self.layer.param_counts(shapes)
+        back = (self.backward_layer or self.layer).param_counts(shapes)
+        return fwd[0] + back[0], fwd[1] + back[1]
+
+
+@register
+class TimeDistributed(LayerArgs):
+    """Applies `layer` to every time step (axis 1) of its input separately, with shared weights."""
+
+    layer: nested_layer()  # type: ignore[valid-type]
+
+    @model_validator(mode="after")
+    def _check(self) -> TimeDistributed:
+        if self.layer.max_inputs != 1:
+            raise ValueError(f"layer must take one input; {self.layer.keras_type} takes several")
+        return self
+
+    def _inner(self, shapes: list[Shape]) -> list[Shape]:
+        x = shapes[0]
+        if len(x) < 3:
+            raise ShapeError(f"expects an input of rank >= 3 (batch, time, ...), got rank {len(x)}")
+        return [(x[0], *x[2:])]
+
+    def output_shape(self, shapes: list[Shape]) -> Shape:
+        out = self.layer.output_shape(self._inner(shapes))
+        return (out[0], shapes[0][1], *out[1:])
+
+    def weight_counts(self, shapes: list[Shape]) -> tuple[int, int]:
+        return self.layer.param_counts(self._inner(shapes))

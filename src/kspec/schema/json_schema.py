@@ -1,0 +1,76 @@
+"""JSON Schema of the spec format, for editors (YAML language servers) and other tools."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kspec.layers.registry import describe, load_all
+from kspec.schema.model import SpecModel
+from kspec.schema.names import KERAS_LAYERS
+
+SCHEMA_ID = "https://kspec.dev/schema/v1.json"
+
+
+def layer_schemas() -> list[dict[str, Any]]:
+    """One schema per registry entry, plus a generic one for other Keras layers."""
+    out = []
+    for name, cls in sorted(load_all().items()):
+        schema = cls.model_json_schema()
+        props = dict(schema.get("properties", {}))
+        for p in props.values():
+            p.pop("title", None)
+        props = {
+            "type": {"const": name, "description": describe(cls)},
+            "name": {"type": "string", "description": "layer name, unique in the spec"},
+            "inputs": {
+                "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
+                "description": "input or earlier layer name(s); default: the entry above",
+            },
+            **props,
+        }
+        out.append(
+            {
+                "title": name,
+                "type": "object",
+                "properties": props,
+                "required": ["type", *schema.get("required", [])],
+                "additionalProperties": False,
+                "$defs": schema.get("$defs", {}),
+            }
+        )
+    others = sorted(KERAS_LAYERS - set(load_all()))
+    out.append(
+        {
+            "title": "other Keras layer",
+            "type": "object",
+            "properties": {
+                "type": {"enum": others},
+                "name": {"type": "string"},
+                "inputs": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+            },
+            "required": ["type"],
+            "additionalProperties": True,
+        }
+    )
+    return out
+
+
+def json_schema() -> dict[str, Any]:
+    """The whole format as one JSON Schema (draft 2020-12)."""
+    schema = SpecModel.model_json_schema()
+    layers = layer_schemas()
+    # hoist nested $defs so every $ref resolves from the root
+    defs = schema.setdefault("$defs", {})
+    for entry in layers:
+        defs.update(entry.pop("$defs", {}))
+    schema["properties"]["layers"] = {
+        "type": "array",
+        "minItems": 1,
+        "description": "the layers, in order",
+        "items": {"anyOf": layers},
+    }
+    defs.pop("LayerModel", None)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = SCHEMA_ID
+    schema["title"] = "kspec model spec, version 1"
+    return schema

@@ -1,0 +1,204 @@
+"""The spec format, version 1, as pydantic models (validation and `kspec schema` in one place).
+
+Layers are validated separately, by the registry entry of their `type`
+(`kspec.layers.registry`), because their arguments depend on the type.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
+
+from kspec.schema import names
+from kspec.schema.types import (
+    Bool,
+    DType,
+    Int,
+    Name,
+    NonNegativeInt,
+    Number,
+    PositiveInt,
+    Rate,
+    Str,
+    named_or_typed,
+)
+
+# The three construction APIs, in the order every table and diagram shows them.
+APIS = ("sequential", "functional", "subclass")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _dim(v: Any) -> int | None:
+    if v is None or (isinstance(v, int) and not isinstance(v, bool) and v > 0):
+        return v
+    raise ValueError(f"must be a positive integer or null (unknown length), got {v!r}")
+
+
+Dim = Annotated[
+    Any,
+    PlainValidator(_dim),
+    WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 1}, {"type": "null"}]}),
+]
+
+
+def _check_schedule(kind: str, value: dict[str, Any]) -> None:
+    """An optimizer's `learning_rate` may be a schedule given as `{type: ExponentialDecay, ...}`."""
+    schedule = value.get("learning_rate")
+    if isinstance(schedule, dict) and "type" in schedule:
+        t = schedule["type"]
+        if not isinstance(t, str) or t not in names.LEARNING_RATE_SCHEDULES:
+            raise ValueError(names.unknown("learning-rate schedule", t, names.LEARNING_RATE_SCHEDULES))
+
+
+def _no_check(kind: str, value: dict[str, Any]) -> None:
+    """Loss and metric objects take class-specific arguments; Keras checks them at compile."""
+
+
+OptimizerRef = named_or_typed("optimizer", names.OPTIMIZERS, allow_none=False, check_args=_check_schedule)
+LossRef = named_or_typed("loss", names.LOSSES, allow_none=False, check_args=_no_check)
+MetricRef = named_or_typed("metric", names.METRICS, allow_none=False, check_args=_no_check)
+
+
+def _per_output(ref: Any, kind: str):
+    """One value, a list (one per output), or a mapping output name -> value(s)."""
+    return Union[ref, list[ref], dict[str, ref | list[ref] | None], None]  # noqa: UP007  (built from a runtime type)
+
+
+class InputModel(Strict):
+    """A model input (`keras.Input`)."""
+
+    name: Name = Field(description="input name; layers refer to it in `inputs:`")
+    shape: list[Dim] = Field(description="shape without the batch dimension; null = any length")
+    dtype: DType = Field("float32", description="tensor dtype")
+
+
+class CompileModel(Strict):
+    """Arguments of `model.compile`."""
+
+    optimizer: OptimizerRef = Field("adam", description="name, or {type: Adam, learning_rate: 0.001}")  # type: ignore[valid-type]
+    loss: _per_output(LossRef, "loss") = Field(None, description="loss name/object, or one per output")  # type: ignore[valid-type]
+    metrics: _per_output(MetricRef, "metric") = None  # type: ignore[valid-type]
+    loss_weights: list[Number] | dict[str, Number] | None = None
+    jit_compile: Bool | Literal["auto"] = "auto"
+    steps_per_execution: PositiveInt = 1
+    run_eagerly: Bool = False
+
+
+class SklearnData(Strict):
+    """A dataset that ships inside scikit-learn (offline)."""
+
+    type: Literal["sklearn"]
+    name: Literal["digits", "iris", "wine", "breast_cancer"]
+    scale: Bool = Field(True, description="standardize features")
+
+
+class SyntheticData(Strict):
+    """A TensorFlow-Playground-style 2D classification set."""
+
+    type: Literal["synthetic"]
+    name: Literal["circles", "xor", "gaussian", "spiral", "moons"]
+    samples: PositiveInt = 1000
+    noise: Number = 0.1
+    seed: NonNegativeInt = 0
+
+
+class NpzData(Strict):
+    """Arrays from an `.npz` file; path relative to the spec file."""
+
+    type: Literal["npz"]
+    path: Str
+    x: Str | dict[str, Str] = Field("x", description="array name, or input name -> array name")
+    y: Str | dict[str, Str] = Field("y", description="array name, or output name -> array name")
+
+
+class CsvData(Strict):
+    """A CSV table with a header row; path relative to the spec file."""
+
+    type: Literal["csv"]
+    path: Str
+    label: Str | list[Str] = Field(description="label column(s)")
+    features: list[Str] | None = Field(None, description="feature columns (default: all others)")
+    delimiter: Str = ","
+
+
+class KerasData(Strict):
+    """A `keras.datasets` set (downloads; fails with a clear message when offline)."""
+
+    type: Literal["keras"]
+    name: Literal["mnist", "fashion_mnist", "cifar10", "cifar100", "boston_housing"]
+    normalize: Bool = True
+
+
+DataModel = Annotated[
+    SklearnData | SyntheticData | NpzData | CsvData | KerasData, Field(discriminator="type")
+]
+
+
+def _callback(v: Any) -> Any:
+    if isinstance(v, str):
+        v = {"type": v}
+    if not isinstance(v, dict) or not isinstance(v.get("type"), str):
+        raise ValueError(f"must be {{type: CallbackName, ...arguments}}, got {v!r}")
+    if v["type"] in names.UNSAFE_CALLBACKS:
+        raise ValueError(f"callback {v['type']!r} runs code or reaches the network and is not allowed")
+    if v["type"] not in names.CALLBACKS:
+        raise ValueError(names.unknown("callback", v["type"], names.CALLBACKS))
+    return v
+
+
+CallbackRef = Annotated[
+    Any,
+    PlainValidator(_callback),
+    WithJsonSchema(
+        {"type": "object", "required": ["type"], "properties": {"type": {"enum": sorted(names.CALLBACKS)}}}
+    ),
+]
+
+
+class TrainModel(Strict):
+    """How `kspec train` gets data and fits."""
+
+    data: DataModel
+    epochs: PositiveInt = 10
+    batch_size: PositiveInt = 32
+    validation_split: Rate = 0.0
+    test_split: Rate = 0.2
+    shuffle: Bool = True
+    seed: NonNegativeInt | None = Field(
+        None, description="data split/shuffle seed (default: the spec's seed)"
+    )
+    callbacks: list[CallbackRef] = Field(default_factory=list)
+
+
+class LayerModel(BaseModel):
+    """One layer: `type` is a keras.layers class name; other keys are its constructor arguments."""
+
+    model_config = ConfigDict(extra="allow")
+    type: Str
+    name: Name | None = None
+    inputs: Name | list[Name] | None = None
+
+
+class SpecModel(Strict):
+    """A kspec model spec, format version 1."""
+
+    kspec: Literal[1] = Field(1, description="format version")
+    name: Name = Field("model", description="the Keras model name")
+    description: Str | None = None
+    api: Literal["sequential", "functional", "subclass"] = "functional"  # = APIS
+    seed: NonNegativeInt | None = Field(None, description="same seed => same initial weights in every API")
+    inputs: list[InputModel] = Field(min_length=1)
+    layers: list[LayerModel] = Field(min_length=1)
+    outputs: Name | list[Name] | None = None
+    compile: CompileModel | None = None
+    train: TrainModel | None = None
+    plugins: list[Str] = Field(
+        default_factory=list, description="modules whose custom layers this spec may use (trusted code)"
+    )
+
+
+__all__ = ["APIS", "SpecModel", "InputModel", "LayerModel", "CompileModel", "TrainModel", "Int"]

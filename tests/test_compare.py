@@ -251,8 +251,7 @@ def test_a_schedule_learning_rate_trains_in_compare_as_in_train(keras):
     from kspec.report.compare import compare
 
     spec = kspec.loads(
-        NO_SEED
-        + "compile:\n  loss: mse\n  optimizer:\n    type: SGD\n    learning_rate:\n"
+        NO_SEED + "compile:\n  loss: mse\n  optimizer:\n    type: SGD\n    learning_rate:\n"
         "      {type: ExponentialDecay, initial_learning_rate: 0.1, decay_steps: 10, decay_rate: 0.5}\n"
     )
     result = compare(spec, batch_size=4, steps=2, apis=("functional", "subclass"))

@@ -118,3 +118,27 @@ def test_merge_keys_and_anchors_work():
 )
 def test_graph_errors_are_located(text, expected):
     assert err(text).startswith(expected)
+
+
+def test_a_validated_spec_is_immutable():
+    import dataclasses
+
+    import kspec
+
+    spec = kspec.loads("inputs: [{name: x, shape: [4]}]\nlayers: [{type: Dense, units: 2}]\n")
+    for attr, value in (("seed", 3), ("api", "sequential"), ("plugins", ["os"]), ("name", "other")):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(spec, attr, value)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        spec.layers[0].name = "renamed"
+
+
+def test_build_options_ride_in_the_graph_not_the_spec():
+    import kspec
+
+    spec = kspec.loads("inputs: [{name: x, shape: [4]}]\nlayers: [{type: Dense, units: 2}]\n")
+    before = repr(spec)
+    graph = kspec.resolve(spec, kspec.BuildOptions(plugins=["my_layers"], max_params=5))
+    assert graph.options.max_params == 5 and graph.plugin_modules == ["my_layers"]
+    assert repr(spec) == before and spec.plugins == []
+    assert kspec.resolve(spec).options == kspec.BuildOptions()

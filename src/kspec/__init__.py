@@ -22,6 +22,7 @@ from kspec.errors import SpecError
 from kspec.graph.check import CheckReport
 from kspec.graph.resolve import Graph, resolve
 from kspec.schema.io import from_dict, load, loads
+from kspec.schema.options import BuildOptions
 from kspec.schema.validate import Spec
 
 if _t.TYPE_CHECKING:
@@ -35,17 +36,21 @@ def check(spec: Spec) -> CheckReport:
     return CheckReport(resolve(spec))
 
 
-def build(spec: Spec, api: str | None = None) -> keras.Model:
-    """Build the spec as a Keras model with `api` ("sequential", "functional", "subclass")."""
+def build(spec: Spec, api: str | None = None, *, build_options: BuildOptions | None = None) -> keras.Model:
+    """Build the spec as a Keras model with `api` ("sequential", "functional", "subclass").
+
+    `build_options`: trusted plugin modules and the parameter limit (`kspec.BuildOptions`).
+    """
     from kspec.builders import build_model
 
-    return build_model(resolve(spec), api or spec.api)
+    return build_model(resolve(spec, build_options), api or spec.api)
 
 
 def train(spec: Spec | str, out_dir: str, **kwargs: _t.Any) -> TrainResult:
     """Compile, fit and evaluate `spec`; write the run folder with its reports.
 
-    Keyword arguments: `epochs`, `batch_size`, `api`, `quiet`, `force` (see `kspec.training.run.train`).
+    Keyword arguments: `epochs`, `batch_size`, `api`, `quiet`, `force`, `build_options`
+    (see `kspec.training.run.train`).
     """
     from kspec.report.run_folder import REPORTER
     from kspec.training.run import train as run_training
@@ -78,6 +83,7 @@ def __getattr__(name: str) -> _t.Any:
 __all__ = [
     "SpecError",
     "Spec",
+    "BuildOptions",
     "Graph",
     "CheckReport",
     "load",

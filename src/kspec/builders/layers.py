@@ -27,18 +27,18 @@ def prepare(graph: Graph) -> None:
 
     check_graph(graph)
     trusted_plugins(graph)
-    load_plugins(graph.spec.plugins)
+    load_plugins(graph.plugin_modules)
     if graph.seed is not None:
         keras.utils.set_random_seed(graph.seed)
 
 
 def trusted_plugins(graph: Graph) -> None:
     """A module named in the spec's `plugins:` is imported only when the user also names it
-    (`--plugin MODULE`, `spec.trusted_plugins`) or allows unsafe specs: a spec alone never
+    (`--plugin MODULE`, `BuildOptions.plugins`) or allows unsafe specs: a spec alone never
     makes kspec import code."""
     spec = graph.spec
-    trusted = set(getattr(spec, "trusted_plugins", []))
-    for i, module in enumerate(spec.raw.get("plugins") or [] if isinstance(spec.raw, dict) else []):
+    trusted = set(graph.options.plugins)
+    for i, module in enumerate(spec.plugins):
         if module not in trusted and not spec.allow_unsafe:
             raise spec.error(
                 ("plugins", i),

@@ -90,10 +90,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if getattr(args, "spec", None):
             # A bad spec is reported in milliseconds, not after Keras's ~6 s import.
-            from kspec.cli.common import load_spec
-            from kspec.graph.resolve import resolve
+            from kspec.cli.common import load_graph
 
-            resolve(load_spec(args))
+            load_graph(args)
         if args.command not in NO_KERAS or getattr(args, "keras", False):
             import_keras_quietly()
         return int(args.run(args) or 0)

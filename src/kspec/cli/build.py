@@ -35,13 +35,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import kspec
-    from kspec.cli.common import load_spec
+    from kspec.cli.common import build_options, load_spec
     from kspec.errors import SpecError
 
     spec = load_spec(args)
     if args.save and not args.save.endswith(".keras"):
         raise SpecError(f"--save needs a .keras file name, got {args.save!r}")
-    model = kspec.build(spec, api=args.api)
+    model = kspec.build(spec, api=args.api, build_options=build_options(args))
     from kspec.report.summary import summary_text
 
     print(
@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
             args.summary_format,
             show_trainable=args.show_trainable,
             expand_nested=args.expand_nested,
-            graph=kspec.resolve(spec),
+            graph=kspec.resolve(spec, build_options(args)),
         )
     )
     if args.save:

@@ -28,14 +28,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import kspec
-    from kspec.cli.common import load_spec
+    from kspec.cli.common import load_graph
+    from kspec.graph.check import CheckReport
 
-    spec = load_spec(args)
-    report = kspec.check(spec)
+    report = CheckReport(load_graph(args))
     if args.keras and not report.complete:
         from kspec.report.summary import keras_check
 
-        report = keras_check(spec, report)
+        report = keras_check(report)
     print(json.dumps(report.to_dict()) if args.format == "json" else report.to_text())
     return 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from kspec.graph.resolve import Graph
+from kspec.schema.options import BuildOptions
 from kspec.schema.validate import Spec
 
 
@@ -42,15 +44,24 @@ def _count(text: str) -> int:
 
 
 def load_spec(args: argparse.Namespace) -> Spec:
-    """The command's spec, loaded once per command (main validates it before importing Keras)."""
-    import kspec
+    """The command's spec, loaded and validated once per command (main does it before Keras loads)."""
+    from kspec.schema.io import load
 
     cached = getattr(args, "_loaded_spec", None)
-    if cached is not None:
-        return cached
-    spec = kspec.load(args.spec, allow_unsafe=args.allow_unsafe)
-    spec.plugins = list(dict.fromkeys([*spec.plugins, *getattr(args, "plugin", [])]))
-    spec.trusted_plugins = list(getattr(args, "plugin", []))
-    spec.max_params = getattr(args, "max_params", None)
-    args._loaded_spec = spec
-    return spec
+    if cached is None:
+        cached = args._loaded_spec = load(args.spec, allow_unsafe=args.allow_unsafe)
+    return cached
+
+
+def build_options(args: argparse.Namespace) -> BuildOptions:
+    """What the person running the command decided: `--plugin` modules and `--max-params`."""
+    return BuildOptions(
+        plugins=tuple(getattr(args, "plugin", []) or ()), max_params=getattr(args, "max_params", None)
+    )
+
+
+def load_graph(args: argparse.Namespace) -> Graph:
+    """The command's spec resolved with the command line's build options."""
+    from kspec.graph.resolve import resolve
+
+    return resolve(load_spec(args), build_options(args))

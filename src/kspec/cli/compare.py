@@ -45,12 +45,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kspec.cli.common import load_spec
+    from kspec.cli.common import build_options, load_spec
     from kspec.report.compare import compare
     from kspec.report.compare_render import text_table, write_outputs
 
     spec = load_spec(args)
-    result = compare(spec, batch_size=args.batch_size, steps=args.steps)
+    result = compare(spec, batch_size=args.batch_size, steps=args.steps, build_options=build_options(args))
     written = write_outputs(result, args.output) if args.output else []
     if args.format == "json":
         print(json.dumps(result.to_dict()))

@@ -70,8 +70,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kspec.cli.common import load_spec
-    from kspec.graph.resolve import resolve
+    from kspec.cli.common import load_graph
     from kspec.report.diagram import plot
     from kspec.report.diagram_facts import needs_keras
     from kspec.report.diagram_render import format_of
@@ -85,9 +84,8 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"kspec plot: error: {exc}", file=sys.stderr)
         return 2
-    spec = load_spec(args)
-    api = api or spec.api
-    graph = resolve(spec)
+    graph = load_graph(args)
+    api = api or graph.spec.api
     if needs_keras(graph):  # a layer outside the registry: Keras gives its shapes and counts
         from kspec.cli import import_keras_quietly
 

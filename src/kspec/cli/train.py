@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     import json
     import os
 
-    from kspec.cli.common import load_spec
+    from kspec.cli.common import build_options, load_spec
     from kspec.errors import SpecError
 
     for name in ("epochs", "batch_size"):
@@ -56,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
             api=args.api,
             quiet=args.quiet,
             force=args.force,
+            build_options=build_options(args),
         )
     except KeyboardInterrupt:
         return 130

@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass, field
 
 from kspec.layers.registry import Shape, ShapeError, format_shape
+from kspec.schema.options import BuildOptions
 from kspec.schema.validate import InputSpec, LayerSpec, Spec
 
 
@@ -50,6 +51,13 @@ class Graph:
     nodes: list[Node]
     outputs: list[str]
     shapes: dict[str, Shape | None] = field(default_factory=dict)
+    #: The user's build options (trusted plugins, size limit): explicit, beside the spec.
+    options: BuildOptions = field(default_factory=BuildOptions)
+
+    @property
+    def plugin_modules(self) -> list[str]:
+        """Modules to import for custom layers: the spec's `plugins:` and the user's `--plugin`s."""
+        return list(dict.fromkeys([*self.spec.plugins, *self.options.plugins]))
 
     @property
     def name(self) -> str:
@@ -131,8 +139,11 @@ def _assign_names(spec: Spec) -> list[str]:
     return out
 
 
-def resolve(spec: Spec) -> Graph:
-    """Wire the layers, infer every shape and count every parameter."""
+def resolve(spec: Spec, build_options: BuildOptions | None = None) -> Graph:
+    """Wire the layers, infer every shape and count every parameter.
+
+    `build_options` (trusted plugins, size limit) ride along in the graph for the builders.
+    """
     names = _assign_names(spec)
     index = {name: i for i, name in enumerate(names)}
     input_names = [i.name for i in spec.inputs]
@@ -181,9 +192,16 @@ def resolve(spec: Spec) -> Graph:
             raise spec.error(path, f"unknown layer {out!r}{hint}")
     if len(set(outputs)) != len(outputs):
         raise spec.error(("outputs",), "an output is listed twice")
-    graph = Graph(spec=spec, inputs=spec.inputs, nodes=nodes, outputs=outputs, shapes=shapes)
+    graph = Graph(
+        spec=spec,
+        inputs=spec.inputs,
+        nodes=nodes,
+        outputs=outputs,
+        shapes=shapes,
+        options=build_options or BuildOptions(),
+    )
     _check_reachability(graph)
-    if spec.api == "sequential" and "api" in spec.raw:
+    if spec.api == "sequential" and spec.api_given:
         graph.require_sequential(("api",))  # the spec asks for what it cannot have: say so in `check` too
     return graph
 

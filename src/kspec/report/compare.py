@@ -19,7 +19,7 @@ Rendering (text table, HTML, chart) lives in `compare_render.py`.
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import os
 import statistics
 import tempfile
@@ -31,6 +31,7 @@ from kspec.errors import describe
 from kspec.graph.resolve import Graph, resolve
 from kspec.report.summary import count_weights
 from kspec.schema.model import APIS
+from kspec.schema.options import BuildOptions
 from kspec.schema.validate import Spec
 
 DEFAULT_SEED = 0
@@ -306,15 +307,21 @@ def _measure(
     return predictions
 
 
-def compare(spec: Spec, *, batch_size: int = 32, steps: int = 50, apis: tuple[str, ...] = APIS) -> Comparison:
+def compare(
+    spec: Spec,
+    *,
+    batch_size: int = 32,
+    steps: int = 50,
+    apis: tuple[str, ...] = APIS,
+    build_options: BuildOptions | None = None,
+) -> Comparison:
     """Build `spec` with each API in `apis` and measure them side by side (see the module doc)."""
     import keras  # noqa: F401  (import cost is not a build cost)
 
     seed_from_spec = spec.seed is not None
     if not seed_from_spec:
-        spec = copy.copy(spec)
-        spec.seed = DEFAULT_SEED
-    graph = resolve(spec)
+        spec = dataclasses.replace(spec, seed=DEFAULT_SEED)
+    graph = resolve(spec, build_options)
     seed = int(spec.seed)  # type: ignore[arg-type]
     notes: list[str] = []
     if not seed_from_spec:

@@ -121,12 +121,11 @@ def summary_text(
     return keras_summary(model, show_trainable=show_trainable, expand_nested=expand_nested)
 
 
-def keras_check(spec: Any, report: Any) -> Any:
+def keras_check(report: Any) -> Any:
     """`kspec check --keras`: fill in what the registry could not check from the built model."""
     from kspec.builders import build_model
-    from kspec.graph.resolve import resolve
 
-    model = build_model(resolve(spec), "functional")
+    model = build_model(report.graph, "functional")
     by_name = {r["name"]: r for r in summary_rows(model)}
     for node in report.graph.nodes:
         row = by_name.get(node.name)

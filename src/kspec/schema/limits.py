@@ -68,7 +68,7 @@ def check_graph(graph: Any) -> None:
     lower bound; the error names the largest layer so the user knows what to shrink.
     """
     spec = graph.spec
-    limit = max_params(override=getattr(spec, "max_params", None))
+    limit = max_params(override=graph.options.max_params)
     if not limit:
         return
     counted = [(n.params or 0, n) for n in graph.nodes]

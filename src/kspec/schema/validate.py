@@ -17,7 +17,7 @@ from kspec.schema.model import CompileModel, InputModel, SpecModel, TrainModel
 RESERVED_LAYER_KEYS = ("type", "name", "inputs")
 
 
-@dataclass
+@dataclass(frozen=True)
 class InputSpec:
     name: str
     shape: tuple[int | None, ...]
@@ -25,7 +25,7 @@ class InputSpec:
     path: Path
 
 
-@dataclass
+@dataclass(frozen=True)
 class LayerSpec:
     """One `layers:` entry, validated. `args` go to the Keras constructor as written."""
 
@@ -42,9 +42,12 @@ class LayerSpec:
         return bool(self.args.get("trainable", True))
 
 
-@dataclass
+@dataclass(frozen=True)
 class Spec:
-    """A validated spec. `document` keeps positions so later stages can still point at the file."""
+    """A validated spec, immutable. `document` keeps positions so later stages can still point at
+    the file; `raw` is the tree as written (saved into run folders, hashed to recognise a run).
+    What the person running kspec decides (trusted plugins, size limit) is not part of the spec:
+    see `kspec.schema.options.BuildOptions`."""
 
     name: str
     api: str
@@ -59,10 +62,8 @@ class Spec:
     document: Document
     allow_unsafe: bool = False
     raw: dict[str, Any] = field(default_factory=dict)
-    #: Plugin modules the user named (`--plugin`); only these are imported (see SECURITY.md).
-    trusted_plugins: list[str] = field(default_factory=list)
-    #: Parameter limit for building (`--max-params`); None: `KSPEC_MAX_PARAMS` or the default.
-    max_params: int | None = None
+    #: `api:` was written in the spec (not the default): asking for Sequential is then a check error.
+    api_given: bool = False
 
     @property
     def file(self) -> str | None:
@@ -299,4 +300,5 @@ def validate(doc: Document, *, allow_unsafe: bool = False) -> Spec:
         document=doc,
         allow_unsafe=allow_unsafe,
         raw=data,
+        api_given="api" in data,
     )

@@ -30,6 +30,7 @@ from kspec.files import save_model, write_text
 from kspec.graph.resolve import resolve
 from kspec.schema.io import load
 from kspec.schema.model import CompileModel, TrainModel
+from kspec.schema.options import BuildOptions
 from kspec.schema.validate import Spec
 
 RUN_FILES = (
@@ -157,6 +158,7 @@ def train(
     quiet: bool = False,
     force: bool = False,
     reporter: RunReporter | None = None,
+    build_options: BuildOptions | None = None,
 ) -> TrainResult:
     """Compile, fit and evaluate `spec`, writing the run folder `out_dir`.
 
@@ -170,6 +172,7 @@ def train(
         reporter: writes the run folder's reports (summary, diagram, curves, HTML); the public
             `kspec.train` passes the report stage's. Without one only the model, history and
             metrics are written.
+        build_options: trusted plugin modules and the parameter limit (`kspec.BuildOptions`).
     """
     start = time.perf_counter()
     if not isinstance(spec, Spec):
@@ -181,7 +184,7 @@ def train(
             raise SpecError(f"--{name.replace('_', '-')} must be a positive integer, got {value!r}")
     api = api or spec.api
     run_dir = os.fspath(out_dir)
-    graph = resolve(spec)
+    graph = resolve(spec, build_options)
     CompileModel.model_validate(spec.compile or {})
     digest = spec_hash(spec)
     _prepare_run_dir(run_dir, spec, digest, api, force)

@@ -160,9 +160,18 @@ def machine() -> dict[str, Any]:
 
 
 def _wall(cmd: list[str]) -> float:
+    return _times(cmd)[0]
+
+
+def _times(cmd: list[str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds: user + system) of one child process."""
     start = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - start
+    if status != 0:
+        raise subprocess.CalledProcessError(status, cmd)
+    return wall, usage.ru_utime + usage.ru_stime
 
 
 def _child(*args: str) -> dict[str, Any]:
@@ -176,13 +185,42 @@ def _child(*args: str) -> dict[str, Any]:
 
 
 def bench_check(spec_path: str, reps: int = 5) -> dict[str, Any]:
-    """Whole-process wall time of `kspec check SPEC` and of `python -c "import keras"` (interleaved)."""
+    """Whole-process CPU (and wall) time of `kspec check SPEC` and `python -c "import keras"`, interleaved.
+
+    The ratio is of CPU times (user + system): on a shared machine wall time also counts waiting.
+    """
     check, keras_import = [], []
     for _ in range(reps):
-        check.append(_wall([KSPEC, "check", spec_path]))
-        keras_import.append(_wall([PYTHON, "-c", "import keras"]))
-    c, k = statistics.median(check), statistics.median(keras_import)
-    return {"check_s": c, "import_keras_s": k, "ratio": k / c, "reps": reps}
+        check.append(_times([KSPEC, "check", spec_path]))
+        keras_import.append(_times([PYTHON, "-c", "import keras"]))
+    c_wall, k_wall = (statistics.median(t[0] for t in runs) for runs in (check, keras_import))
+    c_cpu, k_cpu = (statistics.median(t[1] for t in runs) for runs in (check, keras_import))
+    return {
+        "check_s": c_wall,
+        "import_keras_s": k_wall,
+        "check_cpu_s": c_cpu,
+        "import_keras_cpu_s": k_cpu,
+        "ratio": k_cpu / c_cpu,
+        "wall_ratio": k_wall / c_wall,
+        "reps": reps,
+    }
+
+
+def unnamed_chain_text(layers: int, units: int = WIDTH) -> str:
+    """A chain of unnamed layers of one type: every name is a default name (`dense_123`)."""
+    lines = [f"name: unnamed{layers}", "inputs: [{name: x, shape: [%d]}]" % units, "layers:"]
+    lines += [f"  - {{type: Dense, units: {units}}}"] * layers
+    return "\n".join(lines) + "\n"
+
+
+def bench_check_large(spec_path: str, reps: int = 3) -> dict[str, Any]:
+    """CPU and wall time of `kspec check` on a large spec of unnamed layers (target: <= 1 s)."""
+    runs = [_times([KSPEC, "check", spec_path]) for _ in range(reps)]
+    return {
+        "wall_s": statistics.median(t[0] for t in runs),
+        "cpu_s": statistics.median(t[1] for t in runs),
+        "reps": reps,
+    }
 
 
 # --- 2. build time ---------------------------------------------------------------------------------

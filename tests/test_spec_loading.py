@@ -142,3 +142,54 @@ def test_build_options_ride_in_the_graph_not_the_spec():
     assert graph.options.max_params == 5 and graph.plugin_modules == ["my_layers"]
     assert repr(spec) == before and spec.plugins == []
     assert kspec.resolve(spec).options == kspec.BuildOptions()
+
+
+def _naive_default_names(types, explicit):
+    """The default-name rule written the obvious (quadratic) way: smallest free `base_n`."""
+    from kspec.graph.resolve import snake_case
+
+    taken = {"x"} | {n for n in explicit if n}
+    out = []
+    for layer_type, name in zip(types, explicit):
+        if name:
+            out.append(name)
+            continue
+        base, n = snake_case(layer_type), 0
+        candidate = base
+        while candidate in taken:
+            n += 1
+            candidate = f"{base}_{n}"
+        taken.add(candidate)
+        out.append(candidate)
+    return out
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["Dense", "Dropout", "ReLU"]),
+            st.one_of(st.none(), st.sampled_from(["dense", "dense_1", "dense_3", "dropout_2", "re_lu_1"])),
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_default_names_follow_the_smallest_free_suffix_rule(entries):
+    import kspec
+
+    explicit = [name for _, name in entries]
+    if len({n for n in explicit if n}) != len([n for n in explicit if n]):
+        return  # duplicate explicit names are an error, tested elsewhere
+    layers = [
+        {"type": t, **({"name": n} if n else {}), **({"units": 2} if t == "Dense" else {})}
+        | ({"rate": 0.1} if t == "Dropout" else {})
+        for t, n in entries
+    ]
+    spec = kspec.from_dict({"inputs": [{"name": "x", "shape": [2]}], "layers": layers})
+    got = [node.name for node in kspec.resolve(spec).nodes]
+    assert got == _naive_default_names([t for t, _ in entries], explicit)

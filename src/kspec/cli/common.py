@@ -61,7 +61,10 @@ def build_options(args: argparse.Namespace) -> BuildOptions:
 
 
 def load_graph(args: argparse.Namespace) -> Graph:
-    """The command's spec resolved with the command line's build options."""
+    """The command's spec resolved with the command line's build options (once per command)."""
     from kspec.graph.resolve import resolve
 
-    return resolve(load_spec(args), build_options(args))
+    cached = getattr(args, "_resolved_graph", None)
+    if cached is None:
+        cached = args._resolved_graph = resolve(load_spec(args), build_options(args))
+    return cached

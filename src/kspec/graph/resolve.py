@@ -125,15 +125,22 @@ def _assign_names(spec: Spec) -> list[str]:
             explicit[layer.name] = layer.path
             taken.add(layer.name)
     out = []
+    # The next suffix to try per base name: names are only ever added, so the smallest free
+    # suffix never goes down, and each base's search resumes where it stopped (linear, not
+    # quadratic in the number of unnamed layers of one type).
+    next_suffix: dict[str, int] = {}
+    bases: dict[str, str] = {}
     for layer in spec.layers:
         if layer.name:
             out.append(layer.name)
             continue
-        base = snake_case(layer.type)
-        candidate, n = base, 0
+        base = bases.get(layer.type) or bases.setdefault(layer.type, snake_case(layer.type))
+        n = next_suffix.get(base, 0)
+        candidate = base if n == 0 else f"{base}_{n}"
         while candidate in taken:
             n += 1
             candidate = f"{base}_{n}"
+        next_suffix[base] = n + 1
         taken.add(candidate)
         out.append(candidate)
     return out

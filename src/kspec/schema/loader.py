@@ -230,18 +230,33 @@ def _check_expanded_size(root: yaml.Node, file: str | None) -> None:
     )
 
 
-_C_LOADER_MAX_COLLECTIONS = 5000  # libyaml composes recursively in C: deep nesting would crash, not raise
+def _nesting_depth(text: str, loader_class: type) -> int:
+    """The deepest nesting of collections, from the parser's events (iterative: no recursion).
+
+    A syntax error counts as shallow: composing then raises it, with its position.
+    """
+    depth = deepest = 0
+    try:
+        for event in yaml.parse(text, Loader=loader_class):
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                deepest = max(deepest, depth)
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+    except yaml.YAMLError:
+        return 0
+    return deepest
 
 
 def _fast_loader(text: str) -> type:
-    """libyaml's `CSafeLoader` (about 7x faster, same nodes and marks) when the text cannot nest deeply.
+    """libyaml's `CSafeLoader` (about 7x faster, same nodes and marks) when the text does not nest deeply.
 
-    Every collection starts with `[`, `{`, `-` or a key's `:`, so their count bounds the nesting
-    depth; above the bound (or without libyaml) the pure-Python loader keeps deep-nesting errors
-    catchable as `RecursionError`.
+    libyaml's parser is a state machine, but its composer recurses in C, where deep nesting would
+    crash instead of raising: the C parser's events measure the depth first (cheap). Deeper texts
+    (or no libyaml) go to the pure-Python loader, whose deep-nesting errors are catchable.
     """
     c_loader = getattr(yaml, "CSafeLoader", None)
-    if c_loader is None or sum(text.count(ch) for ch in "[{-:") > _C_LOADER_MAX_COLLECTIONS:
+    if c_loader is None or _nesting_depth(text, c_loader) > MAX_DEPTH + 1:
         return yaml.SafeLoader
     return c_loader
 
@@ -314,7 +329,8 @@ def parse(text: str | bytes, file: str | None = None) -> Document:
         raise _too_deep(text, file) from None
     if node is None:
         raise SpecError("the spec is empty", file=file, line=1, col=1)
-    _check_expanded_size(node, file)
+    if "*" in text:  # without an alias (`*name`) nothing expands: the builder's node count suffices
+        _check_expanded_size(node, file)
     builder = _Builder(file)
     try:
         data = builder.build(node, ())

@@ -326,3 +326,66 @@ def test_compile_errors_are_located(compile_cfg, path, message, keras):
     with pytest.raises(SpecError) as err:
         compile_kwargs(kspec.resolve(spec), spec.compile)
     assert path in str(err.value) and message in str(err.value)
+
+
+# ------------------------------------------------------------------ Playground features and regression
+
+
+def test_feature_map_names_are_one_closed_list():
+    from kspec.schema.model import FEATURE_NAMES
+
+    assert tuple(D.FEATURE_MAPS) == FEATURE_NAMES
+
+
+def test_feature_maps_compute_the_playground_features():
+    p = np.array([[0.5, -0.25], [-1.0, 1.0]], dtype=np.float32)
+    names = ["x1", "x2", "x1_sq", "x2_sq", "x1_x2", "sin_x1", "sin_x2"]
+    out = D.feature_maps(p, names)
+    want = np.array(
+        [[0.5, -0.25, 0.25, 0.0625, -0.125, 1.0, -np.sqrt(0.5)], [-1, 1, 1, 1, -1, 0, 0]], dtype=np.float32
+    )
+    assert out.shape == (2, 7) and out.dtype == np.float32
+    np.testing.assert_allclose(out, want, atol=1e-6)
+
+
+def test_a_spec_records_its_features_and_training_data_applies_them():
+    spec = kspec.loads(
+        "inputs: [{name: x, shape: [3]}]\nlayers: [{type: Dense, units: 1}]\n"
+        "train: {data: {type: synthetic, name: spiral, samples: 50, features: [x1_sq, sin_x2, x1]}}\n"
+    )
+    arrays = D.load_arrays(kspec.resolve(spec), spec.train["data"], ".")
+    raw, _ = D.synthetic("spiral", samples=50)
+    x = arrays.x["x"]
+    np.testing.assert_allclose(x[:, 0], raw[:, 0] ** 2, rtol=1e-6)
+    np.testing.assert_allclose(x[:, 1], np.sin(np.pi * raw[:, 1]), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(x[:, 2], raw[:, 0])
+
+
+def test_an_unknown_feature_is_a_located_error():
+    with pytest.raises(kspec.SpecError) as err:
+        kspec.loads(
+            "inputs: [{name: x, shape: [2]}]\nlayers: [{type: Dense, units: 1}]\ntrain:\n"
+            "  data: {type: synthetic, name: xor, features: [x1, cos_x1]}\n"
+        )
+    assert ":4:" in str(err.value) and "features" in str(err.value) and "cos_x1" in str(err.value)
+
+
+def test_a_feature_count_that_differs_from_the_input_is_a_spec_error():
+    spec = kspec.loads(
+        "inputs: [{name: x, shape: [2]}]\nlayers: [{type: Dense, units: 1}]\n"
+        "train: {data: {type: synthetic, name: xor, features: [x1, x2, x1_x2]}}\n"
+    )
+    with pytest.raises(kspec.SpecError, match=r"shape \[3\] per row, the input expects \[2\]"):
+        D.load_arrays(kspec.resolve(spec), spec.train["data"], ".")
+
+
+@pytest.mark.parametrize("name", ["plane", "multi_gaussian"])
+def test_regression_sets_have_a_float_target_in_minus_one_one(name):
+    x, y = D.synthetic(name, samples=400, noise=0.0, seed=3)
+    assert x.shape == (400, 2) and y.shape == (400,) and y.dtype == np.float32
+    assert -1 <= y.min() < -0.3 and 0.3 < y.max() <= 1
+    if name == "plane":  # the mean of the coordinates: -1 to 1 across the plane
+        np.testing.assert_allclose(y, (x[:, 0] + x[:, 1]) / 2, rtol=1e-5)
+    else:  # the bump at (0, 2.5/6) is negative, at (0, -2.5/6) positive
+        near = lambda cx, cy: np.hypot(x[:, 0] - cx, x[:, 1] - cy) < 0.05  # noqa: E731
+        assert (y[near(0, 2.5 / 6)] < -0.7).all() and (y[near(0, -2.5 / 6)] > 0.7).all()

@@ -96,14 +96,32 @@ class SklearnData(Strict):
     scale: Bool = Field(True, description="standardize features")
 
 
+# TensorFlow Playground's input features, a closed list of maps of the plane (x1, x2): the
+# spec records them by name (data, never code); `kspec.training.data.FEATURE_MAPS` computes them.
+FEATURE_NAMES = ("x1", "x2", "x1_sq", "x2_sq", "x1_x2", "sin_x1", "sin_x2")
+FeatureName = Literal["x1", "x2", "x1_sq", "x2_sq", "x1_x2", "sin_x1", "sin_x2"]
+# Classification sets (labels 0/1) and regression sets (a float target in [-1, 1]).
+SYNTHETIC_CLASSIFICATION = ("circles", "xor", "gaussian", "spiral", "moons")
+SYNTHETIC_REGRESSION = ("plane", "multi_gaussian")
+
+
+def _plane_features() -> list[FeatureName]:
+    return ["x1", "x2"]
+
+
 class SyntheticData(Strict):
-    """A TensorFlow-Playground-style 2D classification set."""
+    """A TensorFlow-Playground-style 2D set: classification (0/1) or regression (plane, multi_gaussian)."""
 
     type: Literal["synthetic"]
-    name: Literal["circles", "xor", "gaussian", "spiral", "moons"]
-    samples: PositiveInt = 1000
+    name: Literal["circles", "xor", "gaussian", "spiral", "moons", "plane", "multi_gaussian"]
+    samples: PositiveInt = Field(1000, le=1_000_000)
     noise: Number = 0.1
     seed: NonNegativeInt = 0
+    features: list[FeatureName] = Field(
+        default_factory=_plane_features,
+        min_length=1,
+        description="maps of the plane fed to the model, in order: " + ", ".join(FEATURE_NAMES),
+    )
 
 
 class NpzData(Strict):

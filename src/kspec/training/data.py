@@ -58,15 +58,57 @@ def _sklearn(cfg: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(bunch.data, dtype=np.float32), np.asarray(bunch.target, dtype=np.int64)
 
 
+# TensorFlow Playground's input features as maps of the plane (x1, x2) -> one column. The
+# spec names them (`train.data.features`); the names are a closed list (schema.model.FEATURE_NAMES).
+# sin uses pi*x: the plane here spans [-1, 1], so sin x1 covers one period as in the Playground.
+FEATURE_MAPS: dict[str, Any] = {
+    "x1": lambda p: p[:, 0],
+    "x2": lambda p: p[:, 1],
+    "x1_sq": lambda p: p[:, 0] ** 2,
+    "x2_sq": lambda p: p[:, 1] ** 2,
+    "x1_x2": lambda p: p[:, 0] * p[:, 1],
+    "sin_x1": lambda p: np.sin(np.pi * p[:, 0]),
+    "sin_x2": lambda p: np.sin(np.pi * p[:, 1]),
+}
+
+
+def feature_maps(points: np.ndarray, names: list[str] | None) -> np.ndarray:
+    """The columns `names` (default x1, x2) computed from 2-D points, as float32 (n, len(names))."""
+    names = names or ["x1", "x2"]
+    p = np.asarray(points, dtype=np.float32)
+    return np.stack([FEATURE_MAPS[n](p) for n in names], axis=1).astype(np.float32)
+
+
+# Playground's multi-gaussian regression: signed bumps on a 3 x 2 lattice (its units / 6).
+_BUMPS = [(-4, 2.5, 1), (0, 2.5, -1), (4, 2.5, 1), (-4, -2.5, -1), (0, -2.5, 1), (4, -2.5, -1)]
+
+
+def _regression(name: str, x: np.ndarray) -> np.ndarray:
+    if name == "plane":
+        return (x[:, 0] + x[:, 1]) / 2
+    label = np.zeros(len(x))
+    for cx, cy, sign in _BUMPS:
+        d = np.hypot(x[:, 0] - cx / 6, x[:, 1] - cy / 6)
+        bump = sign * np.clip(1 - d / (2 / 6), 0, 1)
+        label = np.where(np.abs(bump) > np.abs(label), bump, label)
+    return label
+
+
 def synthetic(
     name: str, samples: int = 1000, noise: float = 0.1, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """TensorFlow-Playground-style 2D sets, coordinates in about [-1, 1], labels 0/1.
+    """TensorFlow-Playground-style 2D sets, coordinates in about [-1, 1].
 
-    `noise` is in the same units as the coordinates (0.1 = a tenth of the data radius).
+    Classification sets have labels 0/1 (int64); `plane` and `multi_gaussian` are regression
+    sets with a float32 target in [-1, 1]. `noise` is in the same units as the coordinates
+    (0.1 = a tenth of the data radius).
     """
     rng = np.random.default_rng(seed)
     n = samples
+    if name in ("plane", "multi_gaussian"):
+        x = rng.uniform(-1, 1, (n, 2))
+        y = _regression(name, x + rng.uniform(-noise, noise, x.shape))
+        return x.astype(np.float32), y.astype(np.float32)
     if name == "circles":
         half = n // 2
         r_in = rng.uniform(0, 0.5, half)
@@ -219,6 +261,7 @@ def load_arrays(graph: Graph, data: dict[str, Any], spec_dir: str) -> Arrays:
             x, y = synthetic(
                 data["name"], data.get("samples", 1000), data.get("noise", 0.1), data.get("seed", 0)
             )
+            x = feature_maps(x, data.get("features"))
         arrays = Arrays(x={in_names[0]: x}, y={o: y for o in out_names})
     elif kind == "npz":
         path = _resolve_path(spec_dir, data["path"])

@@ -19,7 +19,8 @@ PKG = ROOT / "src" / "kspec"
 # schema and layers validate each other's arguments (layers hold each layer type's argument
 # model), so they share a rank; everything else is strictly ordered. cli and the facade
 # (`kspec/__init__.py`) sit on top and may import anything.
-RANK = {"schema": 1, "layers": 1, "graph": 2, "builders": 3, "training": 4, "report": 5}
+# The importer is the builders' inverse: it may use them (and what is beneath), nothing later.
+RANK = {"schema": 1, "layers": 1, "graph": 2, "builders": 3, "importer": 4, "training": 4, "report": 5}
 # Modules beneath every stage: they import no stage.
 BASE = {"kspec._version", "kspec.errors", "kspec.files"}
 

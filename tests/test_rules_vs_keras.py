@@ -333,7 +333,10 @@ def s_layer_norm(draw: Any) -> tuple:
         {axis_of(draw, len(shape)) % (len(shape) + 1) for _ in range(draw(st.integers(1, len(shape))))}
     )
     axis: Any = axes[0] if len(axes) == 1 and draw(st.booleans()) else axes
-    return {"axis": axis, "center": draw(st.booleans()), "scale": draw(st.booleans())}, [shape], None
+    args = {"axis": axis, "center": draw(st.booleans()), "scale": draw(st.booleans())}
+    if draw(st.integers(0, 3)) == 0:
+        args["rms_scaling"] = True  # deprecated by Keras, still in every config: gamma only
+    return args, [shape], None
 
 
 @st.composite

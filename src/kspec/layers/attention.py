@@ -140,6 +140,7 @@ class AdditiveAttention(_Attention):
     """Additive (Bahdanau) attention of a query over a value sequence: [query, value] or [query, value, key]."""
 
     use_scale: Bool = True
+    seed: Int | None = None
 
     def _adds(self) -> bool:
         return True

@@ -27,6 +27,19 @@ from kspec.schema.types import (
 )
 
 
+def _no_quantization(v: Any) -> None:
+    if v is not None:
+        raise ValueError(
+            "quantization_config is not supported: kspec builds float models (quantize the built model), "
+            f"got {v!r}"
+        )
+    return None
+
+
+#: Keras 3.14+ writes `quantization_config: null` in every Dense/EinsumDense/Embedding config.
+NoQuantization = Annotated[None, PlainValidator(_no_quantization), WithJsonSchema({"type": "null"})]
+
+
 def _lora(fan_in: int, fan_out: int, rank: int | None, frozen: int) -> tuple[int, int]:
     """LoRA freezes the full kernel and trains two low-rank factors: (trainable, frozen) weights."""
     if rank is None:
@@ -50,6 +63,7 @@ class Dense(LayerArgs):
     bias_constraint: Constraint = None
     lora_rank: PositiveInt | None = None
     lora_alpha: Number | None = None
+    quantization_config: NoQuantization = None
 
     def output_shape(self, shapes: list[Shape]) -> Shape:
         x = shapes[0]
@@ -72,9 +86,11 @@ class Embedding(LayerArgs):
     embeddings_initializer: Initializer = "uniform"
     embeddings_regularizer: Regularizer = None
     embeddings_constraint: Constraint = None
+    activity_regularizer: Regularizer = None
     mask_zero: Bool = False
     lora_rank: PositiveInt | None = None
     lora_alpha: Number | None = None
+    quantization_config: NoQuantization = None
 
     def output_shape(self, shapes: list[Shape]) -> Shape:
         return (*shapes[0], self.output_dim)
@@ -355,10 +371,12 @@ class EinsumDense(LayerArgs):
     bias_initializer: Initializer = "zeros"
     kernel_regularizer: Regularizer = None
     bias_regularizer: Regularizer = None
+    activity_regularizer: Regularizer = None
     kernel_constraint: Constraint = None
     bias_constraint: Constraint = None
     lora_rank: PositiveInt | None = None
     lora_alpha: Number | None = None
+    quantization_config: NoQuantization = None
 
     def output_shape(self, shapes: list[Shape]) -> Shape:
         return tuple(einsum_shapes(self.equation, self.bias_axes, shapes[0], self.output_shape_)[0])

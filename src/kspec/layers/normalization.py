@@ -58,11 +58,15 @@ class LayerNormalization(LayerArgs):
     gamma_regularizer: Regularizer = None
     beta_constraint: Constraint = None
     gamma_constraint: Constraint = None
+    #: deprecated by Keras (use RMSNormalization), still written in every config: gamma only
+    rms_scaling: Bool = False
 
     def weight_counts(self, shapes: list[Shape]) -> tuple[int, int]:
         x = shapes[0]
         size = math.prod(known(x[_axis(x, a)], "normalized dimension") for a in set(self.axis))
-        return size * (int(self.center) + int(self.scale)), 0
+        gamma = self.scale or self.rms_scaling
+        beta = self.center and not self.rms_scaling
+        return size * (int(gamma) + int(beta)), 0
 
 
 @register

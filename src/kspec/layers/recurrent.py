@@ -54,6 +54,7 @@ class _RNN(LayerArgs):
     go_backwards: Bool = False
     stateful: Stateful = False
     unroll: Bool = False
+    zero_output_for_mask: Bool = False
 
     def output_shape(self, shapes: list[Shape]) -> Shape:
         b, t, _ = expect_rank(shapes[0], 3, "(batch, time, features) input")

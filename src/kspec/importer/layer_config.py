@@ -85,7 +85,7 @@ def layer_args(layer: Any) -> dict[str, Any]:
     is Keras's own notion of a default, dependent ones included (`MaxPooling2D.strides` defaults
     to `pool_size`).
     """
-    cls = type(layer)
+    cls: Any = type(layer)
     config = {k: v for k, v in layer.get_config().items() if k not in _NOT_ARGUMENTS}
     kept = _kept_keys(cls, json.dumps(config, sort_keys=True, default=_jsonable))
     return {k: spec_value(k, config[k]) for k in config if k in kept}

@@ -15,7 +15,7 @@ from typing import NoReturn
 from kspec import __version__
 from kspec.errors import KspecRuntimeError, SpecError, first_line
 
-COMMANDS = ("check", "build", "plot", "train", "predict", "evaluate", "compare", "schema")
+COMMANDS = ("check", "expand", "build", "plot", "train", "predict", "evaluate", "compare", "schema")
 
 EPILOG = """examples:
   kspec check specs/seed_sequential.yaml
@@ -23,6 +23,7 @@ EPILOG = """examples:
   kspec plot specs/branching.yaml -o model.png --show-shapes
   kspec train specs/digits_mlp.yaml -o runs/digits
   kspec compare specs/seed_sequential.yaml
+  kspec expand specs/resnet50.yaml -o resnet50_flat.yaml
 """
 
 
@@ -77,7 +78,7 @@ def import_keras_quietly() -> None:
         os.close(devnull)
 
 
-NO_KERAS = {"check", "schema", "plot"}  # plot imports Keras itself, only when a layer needs it
+NO_KERAS = {"check", "expand", "schema", "plot"}  # plot imports Keras itself, only when a layer needs it
 
 
 def main(argv: Sequence[str] | None = None) -> int:

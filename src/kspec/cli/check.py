@@ -20,6 +20,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_spec_argument(p)
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.add_argument(
+        "--depth",
+        type=int,
+        default=0,
+        metavar="N",
+        help="open block instances N levels deep (default 0: one row per block instance)",
+    )
+    p.add_argument(
         "--keras",
         action="store_true",
         help="for layers outside kspec's registry, ask Keras (imports TensorFlow)",
@@ -36,5 +43,5 @@ def run(args: argparse.Namespace) -> int:
         from kspec.report.summary import keras_check
 
         report = keras_check(report)
-    print(json.dumps(report.to_dict()) if args.format == "json" else report.to_text())
+    print(json.dumps(report.to_dict()) if args.format == "json" else report.to_text(depth=args.depth))
     return 0

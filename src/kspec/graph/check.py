@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from kspec.graph import blocks
 from kspec.graph.resolve import Graph
 from kspec.layers.registry import format_shape
+from kspec.schema.blocks import BlockInstance
 
 
 @dataclass
@@ -36,6 +38,7 @@ class CheckReport:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object fixed by the contract (plus `inputs`, `outputs`, `unchecked`)."""
+        owner = blocks.instance_of(self.graph)
         rows = []
         for n in self.graph.nodes:
             row: dict[str, Any] = {
@@ -50,8 +53,10 @@ class CheckReport:
             }
             if n.note:
                 row["note"] = n.note
+            if n.name in owner:
+                row["block"] = owner[n.name].qualified_name
             rows.append(row)
-        return {
+        out = {
             "name": self.graph.name,
             "inputs": [
                 {"name": i.name, "shape": [None, *i.shape], "dtype": i.dtype} for i in self.graph.inputs
@@ -64,17 +69,29 @@ class CheckReport:
             "sequential": self.graph.sequential_problem() is None,
             "unchecked": [n.name for n in self.graph.nodes if n.params is None],
         }
+        if owner:  # `layers` stays one row per Keras layer; the block hierarchy comes beside it
+            out["blocks"] = blocks.block_dicts(self.graph)
+        return out
 
-    def to_text(self) -> str:
-        """A table like Keras's summary, from the checker alone."""
+    def to_text(self, depth: int = 0) -> str:
+        """A table like Keras's summary, from the checker alone.
+
+        Block instances are one row each (their output shape and parameter total), opened
+        `depth` levels deep: their layers and inner instances follow, indented.
+        """
         header = ("Layer (type)", "Output Shape", "Param #", "Connected to")
         rows = []
-        for n in self.graph.nodes:
+        for level, item in blocks.text_rows(self.graph, depth):
+            indent = "  " * level
+            if isinstance(item, BlockInstance):
+                rows.append(_block_row(self.graph, item, indent))
+                continue
+            n = item
             shape = format_shape(n.output_shape) if n.output_shape is not None else "?"
             params = "?" if n.params is None else f"{n.params:,}"
             if not n.spec.trainable:
                 params += " (frozen)"
-            rows.append((f"{n.name} ({n.type})", shape, params, ", ".join(n.sources)))
+            rows.append((f"{indent}{n.name} ({n.type})", shape, params, ", ".join(n.sources)))
         widths = [max(len(r[i]) for r in rows + [header]) for i in range(4)]
         line = "  ".join("{:<%d}" % w for w in widths)
         out = [
@@ -103,3 +120,12 @@ class CheckReport:
             if n.note:
                 out.append(f"note: {n.name}: {n.note} (use --keras to ask Keras)")
         return "\n".join(out)
+
+
+def _block_row(graph: Graph, inst: BlockInstance, indent: str) -> tuple[str, str, str, str]:
+    shapes = blocks.instance_shapes(graph, inst)
+    shape = ", ".join(format_shape(s) if s is not None else "?" for s in shapes)
+    trainable, frozen = blocks.instance_params(graph, inst)
+    params = "?" if trainable is None or frozen is None else f"{trainable + frozen:,}"
+    copy = f" #{inst.copy}" if inst.copy is not None else ""
+    return (f"{indent}{inst.name} (block {inst.block}{copy})", shape, params, ", ".join(inst.inputs))

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 from kspec.errors import Path, SpecError
 from kspec.layers.registry import LayerArgs, argument_names, known_types, lookup
 from kspec.schema import names, types
+from kspec.schema.block_expand import expand_blocks
 from kspec.schema.loader import Document
 from kspec.schema.model import CompileModel, InputModel, SpecModel, TrainModel
 
@@ -254,6 +255,7 @@ def _check_data_path(doc: Document, data: dict[str, Any]) -> None:
 
 def validate(doc: Document, *, allow_unsafe: bool = False) -> Spec:
     """Check the whole tree; raise the first problem as a located `SpecError`."""
+    doc = expand_blocks(doc)  # `blocks:` and `{block: ...}` entries become flat layers first
     data = doc.data
     if not isinstance(data, dict):
         raise doc.error((), f"a spec must be a mapping with 'inputs' and 'layers', got {type(data).__name__}")

@@ -22,7 +22,7 @@ PKG = ROOT / "src" / "kspec"
 # The importer is the builders' inverse: it may use them (and what is beneath), nothing later.
 RANK = {"schema": 1, "layers": 1, "graph": 2, "builders": 3, "importer": 4, "training": 4, "report": 5}
 # Modules beneath every stage: they import no stage.
-BASE = {"kspec._version", "kspec.errors", "kspec.files"}
+BASE = {"kspec._version", "kspec.errors", "kspec.files", "kspec.backend"}
 
 
 def module_name(path) -> str:

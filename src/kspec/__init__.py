@@ -36,30 +36,59 @@ def check(spec: Spec) -> CheckReport:
     return CheckReport(resolve(spec))
 
 
-def build(spec: Spec, api: str | None = None, *, build_options: BuildOptions | None = None) -> keras.Model:
+def use_backend(backend: str | None = None, spec: Spec | None = None) -> str:
+    """Fix the Keras backend ("tensorflow", "jax", "torch") for this process before Keras loads.
+
+    `backend` wins over the spec's `backend:` key, which wins over KERAS_BACKEND (default
+    tensorflow). Once Keras is imported, another backend is refused with a `SpecError`
+    (Keras fixes its backend at import): use a new process. Returns the backend's name.
+    """
+    from kspec.backend import select
+
+    return select(backend, spec)
+
+
+def build(
+    spec: Spec,
+    api: str | None = None,
+    *,
+    build_options: BuildOptions | None = None,
+    backend: str | None = None,
+) -> keras.Model:
     """Build the spec as a Keras model with `api` ("sequential", "functional", "subclass").
 
-    `build_options`: trusted plugin modules and the parameter limit (`kspec.BuildOptions`).
+    `build_options`: trusted plugin modules, the parameter limit and the backend (`kspec.BuildOptions`).
+    `backend` (else `build_options.backend`, else the spec's `backend:`) picks the Keras backend;
+    see `use_backend`.
     """
+    use_backend(backend or (build_options.backend if build_options else None), spec)
     from kspec.builders import build_model
 
     return build_model(resolve(spec, build_options), api or spec.api)
 
 
-def train(spec: Spec | str, out_dir: str, **kwargs: _t.Any) -> TrainResult:
+def train(spec: Spec | str, out_dir: str, *, backend: str | None = None, **kwargs: _t.Any) -> TrainResult:
     """Compile, fit and evaluate `spec`; write the run folder with its reports.
 
     Keyword arguments: `epochs`, `batch_size`, `api`, `quiet`, `force`, `build_options`
-    (see `kspec.training.run.train`).
+    (see `kspec.training.run.train`); `backend` picks the Keras backend (see `use_backend`).
     """
+    if not isinstance(spec, Spec):
+        spec = load(spec)
+    options = kwargs.get("build_options")
+    use_backend(backend or (options.backend if options else None), spec)
     from kspec.report.run_folder import REPORTER
     from kspec.training.run import train as run_training
 
     return run_training(spec, out_dir, reporter=REPORTER, **kwargs)
 
 
-def load_model(path: str, *, safe_mode: bool = True) -> keras.Model:
-    """`keras.models.load_model` with kspec's `SpecModel` registered and Keras's safe mode on."""
+def load_model(path: str, *, safe_mode: bool = True, backend: str | None = None) -> keras.Model:
+    """`keras.models.load_model` with kspec's `SpecModel` registered and Keras's safe mode on.
+
+    A `.keras` file loads on any backend; `backend` picks it (see `use_backend`).
+    """
+    use_backend(backend)
     import keras
 
     from kspec.builders import refreeze  # importing kspec.builders also registers SpecModel
@@ -67,17 +96,30 @@ def load_model(path: str, *, safe_mode: bool = True) -> keras.Model:
     return refreeze(keras.models.load_model(path, safe_mode=safe_mode))
 
 
-def __getattr__(name: str) -> _t.Any:
-    # Heavier stages load on first use so `import kspec` stays fast.
-    if name == "plot":
-        from kspec.report.diagram import plot
+def plot(
+    spec: Spec | Graph, path: str, api: str | None = None, *, backend: str | None = None, **options: _t.Any
+) -> list[str]:
+    """Topology diagram of `spec` written to `path` (options: see `kspec.report.diagram.plot`).
 
-        return plot
-    if name == "compare":
-        from kspec.report.compare import compare
+    Registry layers are drawn without Keras; `backend` matters only when Keras is needed.
+    """
+    from kspec.report.diagram import plot as draw
 
-        return compare
-    raise AttributeError(f"module 'kspec' has no attribute {name!r}")
+    source = spec.spec if isinstance(spec, Graph) else spec
+    options = spec.options if isinstance(spec, Graph) else None
+    backend = backend or (options.backend if options else None)
+    if backend is not None or source.backend is not None:
+        use_backend(backend, source)
+    return draw(spec, path, api, **options)
+
+
+def compare(spec: Spec, *, backend: str | None = None, **kwargs: _t.Any) -> _t.Any:
+    """The three APIs side by side (see `kspec.report.compare.compare` for options)."""
+    options = kwargs.get("build_options")
+    use_backend(backend or (options.backend if options else None), spec)
+    from kspec.report.compare import compare as run_compare
+
+    return run_compare(spec, **kwargs)
 
 
 __all__ = [
@@ -96,6 +138,7 @@ __all__ = [
     "compare",
     "resolve",
     "load_model",
+    "use_backend",
     "__version__",
 ]
 

@@ -52,7 +52,6 @@ def make_parser() -> argparse.ArgumentParser:
 def quiet_tensorflow() -> None:
     """TensorFlow's C++ start-up chatter is not for kspec's users."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 
 def import_keras_quietly() -> None:
@@ -89,12 +88,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        spec = None
         if getattr(args, "spec", None):
             # A bad spec is reported in milliseconds, not after Keras's ~6 s import.
             from kspec.cli.common import load_graph
 
-            load_graph(args)
+            spec = load_graph(args).spec
         if args.command not in NO_KERAS or getattr(args, "keras", False):
+            # Keras reads KERAS_BACKEND once, at its first import: choose before it.
+            from kspec.backend import select
+
+            select(getattr(args, "backend", None), spec)
             import_keras_quietly()
         return int(args.run(args) or 0)
     except SpecError as exc:

@@ -6,7 +6,7 @@ import argparse
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from kspec.cli.common import add_spec_argument
+    from kspec.cli.common import add_backend_argument, add_spec_argument
 
     p = sub.add_parser(
         "build",
@@ -16,6 +16,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_spec_argument(p)
+    add_backend_argument(p)
     p.add_argument(
         "--api",
         choices=["sequential", "functional", "subclass"],

@@ -33,6 +33,17 @@ def add_spec_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_backend_argument(parser: argparse.ArgumentParser) -> None:
+    """`--backend`, for every command that imports Keras (it wins over the spec's `backend:`)."""
+    from kspec.backend import BACKENDS
+
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        help="Keras backend (default: the spec's `backend:`, else $KERAS_BACKEND, else tensorflow)",
+    )
+
+
 def _count(text: str) -> int:
     try:
         value = int(float(text.replace("_", "")))
@@ -56,7 +67,9 @@ def load_spec(args: argparse.Namespace) -> Spec:
 def build_options(args: argparse.Namespace) -> BuildOptions:
     """What the person running the command decided: `--plugin` modules and `--max-params`."""
     return BuildOptions(
-        plugins=tuple(getattr(args, "plugin", []) or ()), max_params=getattr(args, "max_params", None)
+        plugins=tuple(getattr(args, "plugin", []) or ()),
+        max_params=getattr(args, "max_params", None),
+        backend=getattr(args, "backend", None),
     )
 
 

@@ -17,7 +17,7 @@ def _positive(text: str) -> int:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from kspec.cli.common import add_spec_argument
+    from kspec.cli.common import add_backend_argument, add_spec_argument
 
     p = sub.add_parser(
         "compare",
@@ -32,6 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_spec_argument(p)
+    add_backend_argument(p)
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.add_argument(
         "-o",

@@ -17,7 +17,7 @@ Unlike keras.utils.plot_model, a subclassed model is drawn with every layer and 
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from kspec.cli.common import add_spec_argument
+    from kspec.cli.common import add_backend_argument, add_spec_argument
 
     p = sub.add_parser(
         "plot",
@@ -29,6 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_spec_argument(p)
+    add_backend_argument(p)
     p.add_argument(
         "-o",
         "--output",
@@ -87,8 +88,10 @@ def run(args: argparse.Namespace) -> int:
     graph = load_graph(args)
     api = api or graph.spec.api
     if needs_keras(graph):  # a layer outside the registry: Keras gives its shapes and counts
+        from kspec.backend import select
         from kspec.cli import import_keras_quietly
 
+        select(args.backend, graph.spec)
         import_keras_quietly()
     if api == "all":
         problem = graph.sequential_problem()

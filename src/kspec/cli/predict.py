@@ -26,6 +26,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="where to write the predictions (default: predictions.npz)",
     )
     p.add_argument("--batch-size", type=int, default=256, metavar="N")
+    from kspec.cli.common import add_backend_argument
+
+    add_backend_argument(p)
     p.set_defaults(run=run)
 
 

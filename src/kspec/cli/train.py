@@ -6,7 +6,7 @@ import argparse
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from kspec.cli.common import add_spec_argument
+    from kspec.cli.common import add_backend_argument, add_spec_argument
 
     p = sub.add_parser(
         "train",
@@ -19,6 +19,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_spec_argument(p)
+    add_backend_argument(p)
     p.add_argument("-o", "--out", metavar="RUN_DIR", help="run folder (default: runs/<spec name>)")
     p.add_argument("--epochs", type=int, metavar="N", help="override train.epochs")
     p.add_argument("--batch-size", type=int, metavar="N", help="override train.batch_size")

@@ -209,6 +209,9 @@ class SpecModel(Strict):
     description: Str | None = None
     api: Literal["sequential", "functional", "subclass"] = "functional"  # = APIS
     seed: NonNegativeInt | None = Field(None, description="same seed => same initial weights in every API")
+    backend: Literal["tensorflow", "jax", "torch"] | None = Field(
+        None, description="Keras backend (default: KERAS_BACKEND, else tensorflow); --backend wins"
+    )
     inputs: list[InputModel] = Field(min_length=1)
     layers: list[LayerModel] = Field(min_length=1)
     outputs: Name | list[Name] | None = None

@@ -18,10 +18,13 @@ class BuildOptions:
         plugins: modules the user trusts and names (`--plugin MODULE`): only these, or all of a
             spec's `plugins:` with `allow_unsafe`, are imported for custom layers.
         max_params: refuse models with more parameters (None: `$KSPEC_MAX_PARAMS` or 1e9; 0: no limit).
+        backend: the Keras backend the user asked for (`--backend`); wins over the spec's
+            `backend:` (None: the spec's, else `$KERAS_BACKEND`, else tensorflow).
     """
 
     plugins: tuple[str, ...] = ()
     max_params: int | None = None
+    backend: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "plugins", tuple(self.plugins))

@@ -65,6 +65,8 @@ class Spec:
     raw: dict[str, Any] = field(default_factory=dict)
     #: `api:` was written in the spec (not the default): asking for Sequential is then a check error.
     api_given: bool = False
+    #: The spec's `backend:` key (None: not given; the command line and KERAS_BACKEND decide).
+    backend: str | None = None
 
     @property
     def file(self) -> str | None:
@@ -303,4 +305,5 @@ def validate(doc: Document, *, allow_unsafe: bool = False) -> Spec:
         allow_unsafe=allow_unsafe,
         raw=data,
         api_given="api" in data,
+        backend=model.backend,
     )

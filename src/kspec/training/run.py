@@ -214,6 +214,7 @@ def train(
         "spec_dir": spec.base_dir,
         "spec_hash": digest,
         "api": api,
+        "backend": keras.backend.backend(),
         "epochs": epochs,
         "batch_size": batch_size,
         "status": "running",

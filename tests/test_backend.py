@@ -61,7 +61,9 @@ def test_python_api_refuses_another_backend_once_keras_is_imported(tmp_path, ker
     active = keras.backend.backend()
     other = next(b for b in BACKENDS if b != active)
     spec = kspec.load(spec_file(tmp_path, other))
-    with pytest.raises(BackendError, match=rf"already imported with the {active} backend.*KERAS_BACKEND={other}"):
+    with pytest.raises(
+        BackendError, match=rf"already imported with the {active} backend.*KERAS_BACKEND={other}"
+    ):
         kspec.build(spec)
     # an explicit argument wins over the spec's key, so the same spec builds on the active backend
     assert kspec.build(spec, backend=active).count_params() == 10
@@ -141,5 +143,7 @@ def test_missing_backend_in_the_spec_points_at_the_key(tmp_path):
     """
     proc = python(code)
     out = proc.stdout.splitlines()
-    assert out[0].startswith(str(tmp_path)) and ":2:10: backend: the jax backend is not installed" in out[0], proc
+    assert (
+        out[0].startswith(str(tmp_path)) and ":2:10: backend: the jax backend is not installed" in out[0]
+    ), proc
     assert "kspec[jax]" in out[0] and out[1] == "False"

@@ -106,8 +106,8 @@ def plot(
     from kspec.report.diagram import plot as draw
 
     source = spec.spec if isinstance(spec, Graph) else spec
-    options = spec.options if isinstance(spec, Graph) else None
-    backend = backend or (options.backend if options else None)
+    if isinstance(spec, Graph):
+        backend = backend or spec.options.backend
     if backend is not None or source.backend is not None:
         use_backend(backend, source)
     return draw(spec, path, api, **options)

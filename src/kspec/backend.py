@@ -83,7 +83,9 @@ def use(name: str, *, where: str = "") -> str:
     (`--backend`, `backend:` in FILE), for the error message.
     """
     if name not in BACKENDS:
-        raise BackendError(f"{where or 'backend'}: unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
+        raise BackendError(
+            f"{where or 'backend'}: unknown backend {name!r}; choose one of {', '.join(BACKENDS)}"
+        )
     current = active()
     if current is not None:
         if current != name:
@@ -136,4 +138,15 @@ def _import_backend(name: str) -> None:
         raise BackendError(f"the {name} backend is not installed; install it with: {INSTALL[name]}")
 
 
-__all__ = ["BACKENDS", "DEFAULT", "INSTALL", "BackendError", "choose", "active", "installed", "available", "use", "select"]
+__all__ = [
+    "BACKENDS",
+    "DEFAULT",
+    "INSTALL",
+    "BackendError",
+    "choose",
+    "active",
+    "installed",
+    "available",
+    "use",
+    "select",
+]

@@ -4,7 +4,6 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export PATH := $(CURDIR)/$(BIN):$(PATH)
-export TF_CPP_MIN_LOG_LEVEL := 3
 export KERAS_BACKEND := tensorflow
 
 .PHONY: install demo test test-all test-fast bench lint fuzz clean
@@ -20,7 +19,7 @@ install: $(STAMP)
 	@VENV=$(VENV) bash scripts/ensure_dot.sh
 
 demo: install
-	$(BIN)/python examples/demo.py
+	$(BIN)/python examples/demo.py $(DEMO_ARGS)
 
 test: install
 	@bash scripts/ensure_chromium.sh

@@ -12,9 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-import kspec  # noqa: E402
+import kspec
 
 
 def main() -> None:

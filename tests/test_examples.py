@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
 
@@ -43,11 +45,35 @@ def test_save_and_reload_example(tmp_path):
     assert (tmp_path / "seed_subclass.keras").stat().st_size > 1000
 
 
+# What must never reach a user's terminal or log: TensorFlow/absl start-up lines and escape sequences.
+TF_LOG_LINE = re.compile(
+    r"^(I|W|E)\d{4} |absl::InitializeLog|oneDNN custom operations|cpu_feature_guard", re.M
+)
+
+
 @pytest.mark.slow
-def test_demo_runs_end_to_end(tmp_path):
-    """What `make demo` runs: three summaries, three diagrams, a short training run, a comparison."""
-    out = run_example("demo.py", "--out", str(tmp_path), "--epochs", "1")
+def test_make_demo_runs_end_to_end_with_clean_output(tmp_path):
+    """`make demo` itself: three summaries, three diagrams, a short training run, a comparison.
+
+    Its output (stdout and stderr, not a terminal) holds no TensorFlow/absl log line and no escape
+    sequence, without any TF_CPP_MIN_LOG_LEVEL set by the caller: kspec keeps TensorFlow quiet.
+    """
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "MAKEFLAGS", "MFLAGS")}
+    proc = subprocess.run(
+        ["make", "--no-print-directory", "demo", f"DEMO_ARGS=--out {tmp_path} --epochs 1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = proc.stdout
+    both = proc.stdout + proc.stderr
+    assert not TF_LOG_LINE.search(both), TF_LOG_LINE.search(both)
+    assert "\x1b" not in both and "\r" not in both and "\b" not in both
     assert out.count("Total params: 17,226") == 4  # kspec check and the three APIs' summaries agree
+    assert "│ ?" not in out  # every summary row has its shape, the subclass's too
     for api in ("sequential", "functional", "subclass"):
         assert (tmp_path / "diagrams" / f"digits_mlp_{api}.png").read_bytes()[:4] == b"\x89PNG"
     for name in (

@@ -89,7 +89,9 @@ def load_model(path: str, *, safe_mode: bool = True, backend: str | None = None)
     A `.keras` file loads on any backend; `backend` picks it (see `use_backend`).
     """
     use_backend(backend)
-    import keras
+    from kspec._keras import import_keras
+
+    keras = import_keras()
 
     from kspec.builders import refreeze  # importing kspec.builders also registers SpecModel
 

@@ -12,12 +12,16 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from kspec.builders.functional import build_functional
-from kspec.builders.sequential import build_sequential
-from kspec.builders.subclass import SpecModel, build_subclass
-from kspec.errors import SpecError
-from kspec.graph.resolve import Graph
-from kspec.schema.model import APIS
+from kspec._keras import import_keras
+
+import_keras()  # before any builder module's `import keras`: TensorFlow's start-up chatter removed
+
+from kspec.builders.functional import build_functional  # noqa: E402
+from kspec.builders.sequential import build_sequential  # noqa: E402
+from kspec.builders.subclass import SpecModel, build_subclass  # noqa: E402
+from kspec.errors import SpecError  # noqa: E402
+from kspec.graph.resolve import Graph  # noqa: E402
+from kspec.schema.model import APIS  # noqa: E402
 
 _BUILDERS = {"sequential": build_sequential, "functional": build_functional, "subclass": build_subclass}
 

@@ -88,6 +88,7 @@ def build_subclass(graph: Graph) -> SpecModel:
     symbolic = keras_inputs(graph)
     try:
         model(symbolic[0] if len(symbolic) == 1 else symbolic)
+        _record_input_shapes(graph, layers)
         return model
     except Exception:
         pass  # one pass per layer only when needed (it doubles build time): name the layer at fault
@@ -95,4 +96,23 @@ def build_subclass(graph: Graph) -> SpecModel:
     for node, layer in zip(graph.nodes, model.graph_layers):
         values[node.name] = call_checked(graph, node, layer, [values[s] for s in node.sources])
     model(symbolic[0] if len(symbolic) == 1 else symbolic)
+    _record_input_shapes(graph, layers)
     return model
+
+
+def _record_input_shapes(graph: Graph, layers: list[Any]) -> None:
+    """Give weightless layers (Dropout, Flatten, Add...) the input shape kspec inferred.
+
+    A subclassed model's layers have no Functional nodes, so Keras's summary reads a layer's
+    shape from what its `build` recorded; layers that keep Keras's default (empty) `build` never
+    record one and show "?". Calling that default `build` records the shape and creates nothing.
+    """
+    from keras.src.utils.python_utils import is_default
+
+    for node, layer in zip(graph.nodes, layers):
+        if layer._build_shapes_dict or not is_default(layer.build):
+            continue
+        shapes = [graph.shapes.get(source) for source in node.sources]
+        if any(shape is None for shape in shapes):
+            continue  # a layer outside the registry: kspec does not know its input shape
+        layer.build(shapes[0] if node.call_style == "single" else list(shapes))

@@ -50,31 +50,15 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def quiet_tensorflow() -> None:
-    """TensorFlow's C++ start-up chatter is not for kspec's users."""
+    """TensorFlow's C++ log lines are not for kspec's users (see kspec._keras)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def import_keras_quietly() -> None:
-    """Import TensorFlow/Keras with C-level stderr muted: absl prints start-up lines that
-    TF_CPP_MIN_LOG_LEVEL does not silence. Errors still surface (the import is retried loudly)."""
-    if "keras" in sys.modules:
-        return
-    try:
-        saved = os.dup(2)
-    except OSError:
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        sys.stderr.flush()
-        os.dup2(devnull, 2)
-        try:
-            import keras  # noqa: F401
-        except Exception:
-            pass
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+    """Import Keras with TensorFlow's start-up chatter removed (see `kspec._keras`)."""
+    from kspec._keras import import_keras
+
+    import_keras()
 
 
 NO_KERAS = {"check", "expand", "schema", "plot"}  # plot imports Keras itself, only when a layer needs it

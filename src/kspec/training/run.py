@@ -194,7 +194,9 @@ def train(
     batch_size = batch_size or train_cfg.batch_size
     seed = _seed(spec, train_cfg)
 
-    import keras
+    from kspec._keras import import_keras
+
+    keras = import_keras()
 
     from kspec.builders import build_model
     from kspec.training import data as D
@@ -245,7 +247,7 @@ def train(
             epochs=epochs,
             callbacks=callbacks,
             shuffle=False,
-            verbose=0 if quiet else "auto",
+            verbose=0 if quiet else (1 if sys.stdout.isatty() else 2),  # bars only on a terminal
         )
     except KeyboardInterrupt:
         done = log.history["epoch"][-1] if log.history["epoch"] else 0
@@ -313,7 +315,9 @@ def load_run(run_dir: str) -> tuple[dict[str, Any], Any]:
             f"{run_dir}: not a finished kspec run (needs run.json and model.keras; "
             "run `kspec train SPEC -o RUN_DIR` first)"
         )
-    import keras
+    from kspec._keras import import_keras
+
+    keras = import_keras()
 
     from kspec.builders import refreeze  # importing kspec.builders also registers SpecModel
 

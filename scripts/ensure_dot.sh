@@ -16,11 +16,11 @@ works() { "$@" -V >/dev/null 2>&1; }
 if command -v dot >/dev/null 2>&1 && works dot; then exit 0; fi
 if [ -x "$VENV/bin/dot" ] && works "$VENV/bin/dot"; then exit 0; fi
 
-if [ -z "${KSPEC_DOT_NO_APT:-}" ] && command -v apt-get >/dev/null 2>&1; then
+if [ -z "${KSPEC_DOT_NO_APT:-}${KSPEC_NO_APT:-}" ] && command -v apt-get >/dev/null 2>&1; then
   SUDO=""
   if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO="sudo -n"; fi
   if [ "$(id -u)" = 0 ] || [ -n "$SUDO" ]; then
-    echo "ensure_dot: installing Graphviz (apt-get install graphviz)"
+    echo "ensure_dot: installing Debian's graphviz SYSTEM-WIDE for diagrams (apt-get install graphviz; KSPEC_NO_APT=1 skips this)"
     if $SUDO apt-get update -qq >/dev/null 2>&1 &&
        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends graphviz >/dev/null 2>&1 &&
        command -v dot >/dev/null 2>&1 && works dot; then

@@ -51,7 +51,11 @@ def test_every_spec_checks_completely_without_keras():
         "print(json.dumps({'reports': out, 'imported': heavy}))\n"
     )
     proc = subprocess.run(
-        [sys.executable, "-c", code, *map(str, SPECS)], capture_output=True, text=True, check=True, timeout=120
+        [sys.executable, "-c", code, *map(str, SPECS)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
     )
     result = json.loads(proc.stdout)
     assert result["imported"] == []

@@ -20,7 +20,9 @@ PKG = ROOT / "src" / "kspec"
 # model), so they share a rank; everything else is strictly ordered. cli and the facade
 # (`kspec/__init__.py`) sit on top and may import anything.
 # The importer is the builders' inverse: it may use them (and what is beneath), nothing later.
-RANK = {"schema": 1, "layers": 1, "graph": 2, "builders": 3, "importer": 4, "training": 4, "report": 5}
+# The Playground web app (`kspec serve`) is a face over the stages like cli: it sits on top and
+# may import every stage, but not the facade.
+RANK = {"schema": 1, "layers": 1, "graph": 2, "builders": 3, "importer": 4, "training": 4, "report": 5, "playground": 6}
 # Modules beneath every stage: they import no stage.
 BASE = {"kspec._version", "kspec.errors", "kspec.files", "kspec.backend"}
 

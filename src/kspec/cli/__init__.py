@@ -15,7 +15,7 @@ from typing import NoReturn
 from kspec import __version__
 from kspec.errors import KspecRuntimeError, SpecError, first_line
 
-COMMANDS = ("check", "expand", "build", "plot", "train", "predict", "evaluate", "compare", "schema")
+COMMANDS = ("check", "expand", "build", "plot", "train", "predict", "evaluate", "compare", "schema", "serve")
 
 EPILOG = """examples:
   kspec check specs/seed_sequential.yaml

@@ -22,7 +22,16 @@ PKG = ROOT / "src" / "kspec"
 # The importer is the builders' inverse: it may use them (and what is beneath), nothing later.
 # The Playground web app (`kspec serve`) is a face over the stages like cli: it sits on top and
 # may import every stage, but not the facade.
-RANK = {"schema": 1, "layers": 1, "graph": 2, "builders": 3, "importer": 4, "training": 4, "report": 5, "playground": 6}
+RANK = {
+    "schema": 1,
+    "layers": 1,
+    "graph": 2,
+    "builders": 3,
+    "importer": 4,
+    "training": 4,
+    "report": 5,
+    "playground": 6,
+}
 # Modules beneath every stage: they import no stage.
 BASE = {"kspec._version", "kspec.errors", "kspec.files", "kspec.backend"}
 

@@ -451,3 +451,30 @@ def test_every_example_spec_draws_every_layer_and_edge(path: Path) -> None:
         assert {n.name for n in graph.nodes} | {i.name for i in graph.inputs} <= set(nodes)
         assert sorted(edges) == sorted((s, n.name) for n in graph.nodes for s in n.sources)
         assert graph.name in g.get_label()
+
+
+@pytest.mark.skipif(find_dot() is None, reason="Graphviz dot is not installed")
+@pytest.mark.parametrize("api", ["functional", "subclass"])
+def test_boxes_are_as_tall_as_their_tables_and_the_title_clears_them(api: str) -> None:
+    """Layout facts from Graphviz itself (`-Tplain`): an Input box without shape rows is no taller
+    than one table row (it was padded to 0.5 in, so its arrow started below the box), and the
+    title's lines sit above the top of every node."""
+    dot = make_graph(
+        kspec.resolve(kspec.load(Path(__file__).parent.parent / "specs" / "branching.yaml")),
+        api,
+        PlotOptions(),
+    )
+    plain = dot.create(prog=find_dot(), format="plain").decode()
+    graph_line = next(line for line in plain.splitlines() if line.startswith("graph "))
+    graph_height = float(graph_line.split()[3])
+    nodes = {}
+    for line in plain.splitlines():
+        if line.startswith("node "):
+            parts = line.split()
+            nodes[parts[1].strip('"')] = (float(parts[3]), float(parts[5]))  # y centre, height
+    input_y, input_height = nodes["features"]
+    _, dense_height = nodes["embed_features"]  # header + params row
+    assert input_height < 0.75 * dense_height, (input_height, dense_height)
+    highest_top = max(y + h / 2 for y, h in nodes.values())
+    title_lines = 3  # name, totals and the spacer line, at 14 pt
+    assert graph_height - highest_top >= (title_lines - 0.5) * 14 / 72, (graph_height, highest_top)

@@ -78,17 +78,19 @@ class PlotOptions:
 
 
 def _row(key: str, value: str, colour: str | None = None) -> str:
+    # One cell per row, the key small and grey before its value: a two-column table gives
+    # both columns a share of the header's width, so short values sat in wide empty boxes.
     font = f' color="{colour}"' if colour else ""
     return (
-        f'<tr><td align="left"><font point-size="10"{font}>{html.escape(key)}</font></td>'
-        f'<td align="left"><font{font}>{html.escape(value)}</font></td></tr>'
+        f'<tr><td align="left" balign="left"><font point-size="9" color="{COLOURS["border"]}">'
+        f"{html.escape(key)}</font>  <font{font}>{html.escape(value)}</font></td></tr>"
     )
 
 
 def _table(header: str, fill: str, rows: list[str], body_fill: str = "white") -> str:
     return (
         f'<<table border="0" cellborder="1" cellspacing="0" cellpadding="4" bgcolor="{body_fill}" '
-        f'color="{COLOURS["border"]}"><tr><td colspan="2" bgcolor="{fill}">{header}</td></tr>'
+        f'color="{COLOURS["border"]}"><tr><td bgcolor="{fill}">{header}</td></tr>'
         + "".join(rows)
         + "</table>>"
     )
@@ -241,7 +243,8 @@ def make_graph(graph: Graph, api: str, options: PlotOptions | None = None) -> py
     if api == "sequential":
         graph.require_sequential()
     facts, input_dtypes = collect(graph)
-    title = f"{graph.name} - {TITLES[api]}" + _totals(facts.values())
+    # The trailing blank line keeps the title off the first node (it touched the Input box).
+    title = f"{graph.name} - {TITLES[api]}" + _totals(facts.values()) + "\n "
     dot = pydot.Dot(
         graph_type="digraph",
         rankdir=options.rankdir,
@@ -254,7 +257,9 @@ def make_graph(graph: Graph, api: str, options: PlotOptions | None = None) -> py
         ranksep="0.35",
         concentrate="false",
     )
-    dot.set_node_defaults(shape="plaintext", fontname=FONT, fontsize="11", margin="0")
+    # No minimum size: a one-row table (an Input without shape rows) was padded to 0.5 in tall,
+    # so its arrow started below the box.
+    dot.set_node_defaults(shape="plaintext", fontname=FONT, fontsize="11", margin="0", width="0", height="0")
     dot.set_edge_defaults(arrowsize="0.7", penwidth="1.1")
     for inp in graph.inputs:
         shape = facts_shape(graph, inp.name)

@@ -149,3 +149,34 @@ def test_check_keras_flag_asks_keras(tmp_path, capsys, keras):
     model = kspec.build(kspec.load(path), api="functional")
     assert data["total_params"] == model.count_params() == 8 * 8 * 3 * 4 + 4
     assert data["layers"][2]["output_shape"] == [None, 4]
+
+
+def test_every_command_refuses_sequential_for_a_branching_graph_with_one_message(tmp_path, capsys):
+    """check (api: sequential in the spec), build --api sequential and plot --api sequential say
+    the same thing: one message per error kind, wherever it is raised."""
+    branching = (ROOT / "specs" / "branching.yaml").read_text()
+    asked = tmp_path / "asked.yaml"
+    asked.write_text(
+        branching.replace("api: functional", "api: sequential")
+        if "api:" in branching
+        else "api: sequential\n" + branching
+    )
+    messages = []
+    for argv in (
+        ["check", str(asked)],
+        ["build", str(ROOT / "specs" / "branching.yaml"), "--api", "sequential"],
+        [
+            "plot",
+            str(ROOT / "specs" / "branching.yaml"),
+            "--api",
+            "sequential",
+            "-o",
+            str(tmp_path / "x.dot"),
+        ],
+    ):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0, err
+        messages.append(err.split("the Sequential API cannot build this graph: ", 1)[1])
+    assert len(set(messages)) == 1, messages
+    assert messages[0].endswith("use the functional or subclass API")

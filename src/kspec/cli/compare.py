@@ -6,18 +6,8 @@ import argparse
 import json
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from kspec.cli.common import add_backend_argument, add_spec_argument
+    from kspec.cli.common import add_backend_argument, add_spec_argument, positive_int
 
     p = sub.add_parser(
         "compare",
@@ -40,8 +30,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="also write <api>.png diagrams, timings.png, compare.json and compare.html",
     )
-    p.add_argument("--batch-size", type=_positive, default=32, help="batch size for the timings (default 32)")
-    p.add_argument("--steps", type=_positive, default=50, help="timed fit/predict steps (default 50)")
+    p.add_argument(
+        "--batch-size", type=positive_int, default=32, help="batch size for the timings (default 32)"
+    )
+    p.add_argument("--steps", type=positive_int, default=50, help="timed fit/predict steps (default 50)")
     p.set_defaults(run=run)
 
 

@@ -16,8 +16,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by `kspec train`")
     p.add_argument("--format", choices=["text", "json"], default="text")
-    p.add_argument("--batch-size", type=int, metavar="N")
-    from kspec.cli.common import add_backend_argument
+    from kspec.cli.common import add_backend_argument, positive_int
+
+    p.add_argument("--batch-size", type=positive_int, metavar="N")
 
     add_backend_argument(p)
     p.set_defaults(run=run)

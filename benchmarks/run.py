@@ -28,50 +28,55 @@ BEGIN, END = "<!-- RESULTS:BEGIN (written by benchmarks/run.py) -->", "<!-- RESU
 TARGETS = {"check": 50.0, "check_10k_s": 1.0, "build": 1.02, "fit": 0.98}
 
 
-def run_all(quick: bool) -> dict[str, Any]:
+PARTS = ("memory", "check", "build", "fit")
+
+
+def run_all(quick: bool, only: tuple[str, ...] = PARTS) -> dict[str, Any]:
+    """Run the benchmarks named in `only` (all by default)."""
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))  # the hand-written 1000-layer models too
     check_layers, mem_layers = (20, 20) if quick else (300, 300)
     depths = (5, 10) if quick else (10, 100, 1000)
     reps = {d: 1 for d in depths} if quick else {10: 15, 100: 7, 1000: 3}
     fit_reps = 1 if quick else 7
+    out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         check_spec = bench_lib.write_chain_spec(os.path.join(tmp, "check.yaml"), check_layers)
         mem_spec = bench_lib.write_chain_spec(os.path.join(tmp, "mem.yaml"), mem_layers)
         # Memory and check first: their child processes must not fork from a parent holding Keras.
-        print(f"4. peak memory ({mem_layers} layers) ...", flush=True)
-        memory = bench_lib.bench_memory(mem_spec, mem_layers, reps=1)
-        print(f"   {memory}", flush=True)
-        print(f"1. kspec check ({check_layers} layers) vs import keras ...", flush=True)
-        check = bench_lib.bench_check(check_spec, reps=1 if quick else 5)
-        print(f"   {check}", flush=True)
-        large_layers = 500 if quick else 10_000
-        large_spec = os.path.join(tmp, "large.yaml")
-        pathlib.Path(large_spec).write_text(bench_lib.unnamed_chain_text(large_layers))
-        print(f"1b. kspec check, {large_layers} unnamed layers ...", flush=True)
-        check_large = bench_lib.bench_check_large(large_spec, reps=1 if quick else 3)
-        check_large["layers"] = large_layers
-        print(f"   {check_large}", flush=True)
-        print(f"2. build time at {depths} layers ...", flush=True)
-        build = bench_lib.bench_build(depths, reps)
-        for row in build:
-            print(f"   {row}", flush=True)
-        print("   kspec's own share of build time (cProfile) ...", flush=True)
-        share = bench_lib.kspec_share(10 if quick else 100)
-        print(f"   {share}", flush=True)
-        print("3. fit throughput ...", flush=True)
-        fit = bench_lib.bench_fit(reps=fit_reps, samples=512 if quick else 32768)
-        for row in fit:
-            print(f"   {row}", flush=True)
+        if "memory" in only:
+            print(f"4. peak memory ({mem_layers} layers) ...", flush=True)
+            out["memory"] = bench_lib.bench_memory(mem_spec, mem_layers, reps=1)
+            print(f"   {out['memory']}", flush=True)
+        if "check" in only:
+            print(f"1. kspec check ({check_layers} layers) vs import keras ...", flush=True)
+            out["check"] = bench_lib.bench_check(check_spec, reps=1 if quick else 5)
+            print(f"   {out['check']}", flush=True)
+            large_layers = 500 if quick else 10_000
+            large_spec = os.path.join(tmp, "large.yaml")
+            pathlib.Path(large_spec).write_text(bench_lib.unnamed_chain_text(large_layers))
+            print(f"1b. kspec check, {large_layers} unnamed layers ...", flush=True)
+            out["check_large"] = bench_lib.bench_check_large(large_spec, reps=1 if quick else 3)
+            out["check_large"]["layers"] = large_layers
+            print(f"   {out['check_large']}", flush=True)
+        if "build" in only:
+            print(f"2. build time at {depths} layers ...", flush=True)
+            out["build"] = bench_lib.bench_build(depths, reps)
+            for row in out["build"]:
+                print(f"   {row}", flush=True)
+            print("   kspec's own share of build time (cProfile) ...", flush=True)
+            out["build_share"] = bench_lib.kspec_share(10 if quick else 100)
+            print(f"   {out['build_share']}", flush=True)
+        if "fit" in only:
+            print("3. fit throughput ...", flush=True)
+            out["fit"] = bench_lib.bench_fit(reps=fit_reps, samples=512 if quick else 32768)
+            for row in out["fit"]:
+                print(f"   {row}", flush=True)
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": bench_lib.machine(),
         "quick": quick,
-        "check": check,
-        "check_large": check_large,
-        "build": build,
-        "build_share": share,
-        "fit": fit,
-        "memory": memory,
+        "parts_run": list(only),
+        **out,
     }
 
 
@@ -187,8 +192,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--readme", help="where the results go (default: benchmarks/README.md; --quick prints them instead)"
     )
+    parser.add_argument(
+        "--only",
+        default=",".join(PARTS),
+        help=f"comma-separated parts to run ({', '.join(PARTS)}); the others keep their last results.json figures",
+    )
     args = parser.parse_args(argv)
-    results = run_all(args.quick)
+    only = tuple(p.strip() for p in args.only.split(",") if p.strip())
+    unknown = sorted(set(only) - set(PARTS))
+    if unknown:
+        parser.error(f"unknown part(s) {unknown}; choose from {', '.join(PARTS)}")
+    results = run_all(args.quick, only)
+    previous_path = pathlib.Path(args.readme or HERE / "README.md").with_name("results.json")
+    if set(only) != set(PARTS) and previous_path.exists():
+        previous = json.loads(previous_path.read_text())
+        for key in ("memory", "check", "check_large", "build", "build_share", "fit"):
+            results.setdefault(key, previous.get(key))
     if args.quick and not args.readme:
         print(markdown(results))
         return 0

@@ -131,6 +131,10 @@ def test_training_controls_write_into_the_spec():
 def test_features_and_datasets_keep_the_input_shape_in_step():
     text, spec = edited(edits.DEFAULT_SPEC, op="features", value=["x1", "x2", "x1_sq", "x2_sq", "sin_x1"])
     assert tuple(spec.inputs[0].shape) == (5,) and spec.train["data"]["features"][-1] == "sin_x1"
+    on, spec = edited(edits.DEFAULT_SPEC, op="toggle_feature", name="sin_x2")
+    assert spec.train["data"]["features"] == ["x1", "x2", "sin_x2"] and tuple(spec.inputs[0].shape) == (3,)
+    _, spec = edited(on, op="toggle_feature", name="x1")
+    assert spec.train["data"]["features"] == ["x2", "sin_x2"] and tuple(spec.inputs[0].shape) == (2,)
     _, spec = edited(text, op="dataset", name="spiral")
     assert spec.train["data"]["name"] == "spiral" and tuple(spec.inputs[0].shape) == (5,)
     _, spec = edited(text, op="dataset", name="iris")
@@ -335,12 +339,20 @@ def test_the_playground_trains_as_kspec_train_does(client, tmp_path):
 
 @pytest.mark.slow
 def test_concurrent_trainings_are_limited(client):
+    sessions = client.pg.sessions
+    long = PLANE.replace("epochs: 3", "epochs: 1000")  # still running while the test looks
     for sid in ("tab-0000000a", "tab-0000000b"):
-        assert post(client, f"/api/session/{sid}/reset", {"text": PLANE}).status_code == 200
-    third = post(client, "/api/session/tab-0000000c/reset", {"text": PLANE})
+        assert post(client, f"/api/session/{sid}/reset", {"text": long}).status_code == 200
+        wait(sessions.get(sid), lambda t: t.state == "paused")
+        assert post(client, f"/api/session/{sid}/run", {}).status_code == 200
+    third = post(client, "/api/session/tab-0000000c/reset", {"text": long})
     assert third.status_code == 429 and "allows 2" in third.json()["error"]
     # A reset in the same tab replaces its training rather than adding one.
-    assert post(client, "/api/session/tab-0000000a/reset", {"text": PLANE}).status_code == 200
+    assert post(client, "/api/session/tab-0000000a/reset", {"text": long}).status_code == 200
+    wait(sessions.get("tab-0000000a"), lambda t: t.state == "paused")
+    # A paused training makes room for a new tab (it is closed); running ones never do.
+    assert post(client, "/api/session/tab-0000000c/reset", {"text": long}).status_code == 200
+    assert sessions.get("tab-0000000a") is None and sessions.get("tab-0000000b") is not None
 
 
 @pytest.mark.slow

@@ -22,7 +22,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-params", type=int, default=2_000_000, help="parameters a model may have")
     p.add_argument("--max-trainings", type=int, default=4, help="trainings running at once (one per tab)")
     p.add_argument("--max-body", type=int, default=1_000_000, help="bytes a request may carry")
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, allow_unsafe=False)  # a spec served to a browser never runs code
 
 
 def run(args: argparse.Namespace) -> int:

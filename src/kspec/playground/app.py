@@ -9,6 +9,7 @@ Routes (all JSON unless said):
   POST /api/session/SID/reset {text}   a new training for tab SID (weights initialised, paused)
   POST /api/session/SID/run|pause|step
   GET  /api/session/SID/events         Server-Sent Events: the training's state and frames
+  GET  /api/session/SID/state          the state now (epoch, batches, ...), once
   GET  /api/session/SID/model.keras    the model as it is now
   POST /api/session/SID/report         write the run folder; returns the report's URL
   GET  /runs/SID/NAME                  a file of that run folder (report.html, ...)
@@ -322,6 +323,10 @@ def make_app(pg: Playground) -> Starlette:
             stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"}
         )
 
+    async def state(request: Request) -> Response:
+        snap = trainer_of(request).snapshot()
+        return JSONResponse({k: v for k, v in snap.items() if k not in ("frame", "history")})
+
     async def model(request: Request) -> Response:
         from kspec.files import save_model
 
@@ -381,6 +386,7 @@ def make_app(pg: Playground) -> Starlette:
         Route("/api/edit", guarded(edit), methods=["POST"]),
         Route("/api/session/{sid}/reset", guarded(reset), methods=["POST"]),
         Route("/api/session/{sid}/events", guarded(events)),
+        Route("/api/session/{sid}/state", guarded(state)),
         Route("/api/session/{sid}/model.keras", guarded(model)),
         Route("/api/session/{sid}/report", guarded(report), methods=["POST"]),
         Route("/api/session/{sid}/{what}", guarded(command), methods=["POST"]),

@@ -18,6 +18,7 @@ import yaml
 
 from kspec.errors import SpecError
 from kspec.schema.loader import parse
+from kspec.schema.model import FEATURE_NAMES
 
 #: Playground's start: circles, two inputs, 4 and 2 tanh neurons, learning rate 0.03.
 DEFAULT_SPEC = """\
@@ -166,6 +167,19 @@ def apply_edit(text: str, edit: dict[str, Any]) -> str:
         d = _train_data(data)
         if d.get("type") != "synthetic":
             raise SpecError("input features apply to the 2-D Playground sets only", file="spec")
+        d["features"] = names
+        _set_input_width(data, len(names))
+    elif op == "toggle_feature":
+        name = edit.get("name")
+        if name not in FEATURE_NAMES:
+            raise SpecError(f"features are {', '.join(FEATURE_NAMES)}", file="spec")
+        d = _train_data(data)
+        if d.get("type") != "synthetic":
+            raise SpecError("input features apply to the 2-D Playground sets only", file="spec")
+        now = d.get("features") or ["x1", "x2"]
+        names = [n for n in FEATURE_NAMES if (n in now) != (n == name)]
+        if not names:
+            raise SpecError("at least one input feature must stay on", file="spec")
         d["features"] = names
         _set_input_width(data, len(names))
     elif op in ("noise", "test_split", "batch_size", "samples"):

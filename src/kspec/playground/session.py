@@ -45,6 +45,7 @@ class Trainer:
         self.history: dict[str, list[Any]] = {"epoch": []}
         self.setup: dict[str, Any] = {}
         self.frame: dict[str, Any] = {}
+        self.touched = time.monotonic()
         self._cond = threading.Condition()
         self._running = False
         self._steps = 0
@@ -55,7 +56,13 @@ class Trainer:
 
     # ------------------------------------------------------------------ commands (any thread)
 
+    @property
+    def busy(self) -> bool:
+        """Building or running (a paused, finished or failed training is idle)."""
+        return self.alive and (self.state == "starting" or self._running or self._steps > 0)
+
     def command(self, what: str) -> None:
+        self.touched = time.monotonic()
         with self._cond:
             if what == "run":
                 self._running = True
@@ -220,6 +227,7 @@ class Trainer:
             "train_rows": int(len(arrays.train)),
             "test_rows": int(len(arrays.test)),
             "regression": data.get("name") in ("plane", "multi_gaussian"),
+            "features": features,
         }
         self.frame = self.frames.frame()
         self._publish(state="paused")
@@ -288,9 +296,17 @@ class Sessions:
             old = self.trainers.pop(sid, None)
             if old is not None:
                 old.close()
-            live = sum(1 for t in self.trainers.values() if t.alive)
-            if live >= self.limits.max_trainings:
-                raise TooMany(f"{live} trainings are running; this server allows {self.limits.max_trainings}")
+            live = [(k, t) for k, t in self.trainers.items() if t.alive]
+            if len(live) >= self.limits.max_trainings:
+                # Make room by closing a training that is not running (a paused or finished tab,
+                # perhaps closed long ago); never one that is running.
+                idle = [(k, t) for k, t in live if not t.busy]
+                if not idle:
+                    raise TooMany(
+                        f"{len(live)} trainings are running; this server allows {self.limits.max_trainings}"
+                    )
+                key, oldest = min(idle, key=lambda kt: kt[1].touched)
+                self.trainers.pop(key).close()
             trainer = Trainer(spec, graph, text, self.limits, workdir, folder)
             self.trainers[sid] = trainer
             return trainer

@@ -298,7 +298,7 @@ function drawNetwork() {
   if (!f || !f.kind) return;
   if (f.kind !== "plane") { net.style.minHeight = "0"; drawStats(f); return; }
   net.style.minHeight = "";
-  const enabled = (dataCfg().features || ["x1", "x2"]);
+  const enabled = (setup && setup.features) || ["x1", "x2"]; // those of the model drawn
   const cols = [];
   // Column 0: the features (every Playground feature: a click turns it on or off).
   const inputs = {}; (setup && setup.inputs || []).forEach((i) => { inputs[i.name] = i.heatmap; });
@@ -308,7 +308,7 @@ function drawNetwork() {
     if (!on) node.classList.add("off");
     node.dataset.feature = name; node.title = (on ? "turn off " : "turn on ") + label;
     const l = document.createElement("span"); l.className = "label"; l.textContent = label; node.appendChild(l);
-    node.onclick = () => { const next = on ? enabled.filter((n) => n !== name) : FEATURES.map((p) => p[0]).filter((n) => n === name || enabled.includes(n)); if (next.length) edit({ op: "features", value: next }); };
+    node.onclick = () => toggleFeature(name);
     net.appendChild(node);
   });
   cols.push({ x: 60, rows: enabled.map((name) => TOP + FEATURES.findIndex((p) => p[0] === name) * ROW) });
@@ -361,6 +361,11 @@ function drawNetwork() {
       svg.appendChild(hit);
     }));
   }
+}
+
+function toggleFeature(name) {
+  // The server toggles it in the text as it is now: clicks may come faster than checks and redraws.
+  edit({ op: "toggle_feature", name });
 }
 
 function showTip(e, hit) {
@@ -417,7 +422,7 @@ function drawCurves() {
     if (!values.length) continue;
     let lo = Math.min(...values), hi = Math.max(...values); if (hi - lo < 1e-9) hi = lo + 1;
     const W = 300, H = 56, n = h.epoch.length;
-    const x = (i) => (n === 1 ? W : i / (n - 1) * W), y = (v) => H - 4 - (v - lo) / (hi - lo) * (H - 12);
+    const x = (i) => (n === 1 ? W : i / (n - 1) * W), y = (v) => H - 3 - (v - lo) / (hi - lo) * (H - 17);
     let paths = "";
     for (const [k, c] of series) { const pts = h[k].map((v, i) => (v === null ? null : `${x(i).toFixed(1)},${y(v).toFixed(1)}`)).filter(Boolean); paths += `<polyline fill="none" stroke="${c}" stroke-width="1.5" points="${pts.join(" ")}"></polyline>`; }
     const svg = `<svg width="${W}" height="${H}" data-metric="${esc(base)}"><text x="2" y="10" font-size="10" fill="#6b7380">${esc(base)}: train (grey)${h["val_" + base] ? ", validation (blue)" : ""}${h["test_" + base] ? ", test (black)" : ""}</text>${paths}</svg>`;

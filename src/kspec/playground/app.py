@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import math
 import os
 import re
 import secrets
@@ -135,6 +136,17 @@ def _text(data: dict[str, Any]) -> str:
     return text
 
 
+def finite(value: Any) -> Any:
+    """`value` with NaN and infinities as None: JSON has no such numbers (a spec may write .inf)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [finite(v) for v in value]
+    return value
+
+
 def _error_json(exc: SpecError) -> dict[str, Any]:
     from kspec.errors import format_path
 
@@ -171,7 +183,12 @@ class Playground:
             spec, graph = load_spec(text, self.workdir, self.limits)
         except SpecError as exc:
             return {"ok": False, "error": _error_json(exc)}
-        return {"ok": True, "report": CheckReport(graph).to_dict(), "api": spec.api, "train": spec.train}
+        return {
+            "ok": True,
+            "report": CheckReport(graph).to_dict(),
+            "api": spec.api,
+            "train": finite(spec.train),
+        }
 
     def diagram(self, text: str) -> dict[str, Any]:
         from kspec.report.diagram import PlotOptions, make_graph

@@ -63,6 +63,9 @@ def _check_data(spec: Spec, data: dict[str, Any], workdir: str, limits: Limits) 
         raise spec.error(path + ("type",), "keras datasets download; use sklearn, synthetic, npz or csv data")
     if kind == "synthetic" and data.get("samples", 0) > limits.max_samples:
         raise spec.error(path + ("samples",), f"this server generates at most {limits.max_samples:,} samples")
+    noise = data.get("noise", 0.0)
+    if kind == "synthetic" and not (isinstance(noise, (int, float)) and 0 <= noise <= 10):
+        raise spec.error(path + ("noise",), f"noise must be a number from 0 to 10, got {noise!r}")
     if kind in ("npz", "csv"):
         inside_folder(data.get("path", ""), workdir, spec, path + ("path",))
 

@@ -203,7 +203,7 @@ function buildControls(initial) {
   $("noise").onchange = () => edit({ op: "noise", value: $("noise").value / 100 });
   $("batch").onchange = () => edit({ op: "batch_size", value: +$("batch").value });
   for (const id of ["ratio", "noise", "batch"]) $(id).oninput = () => { $(id + (id === "batch" ? "-v" : "-v")).textContent = $(id).value; };
-  $("regenerate").onclick = () => { const d = dataCfg(); edit({ op: "dataset", data: Object.assign({}, d, { seed: (d.seed || 0) + 1 }) }); };
+  $("regenerate").onclick = () => { const d = dataCfg(); if (d.type !== "synthetic") { status("only the Playground's own sets are generated"); return; } edit({ op: "dataset", data: Object.assign({}, d, { seed: (d.seed || 0) + 1 }) }); };
   $("add-layer").onclick = () => edit({ op: "add_layer" });
   $("remove-layer").onclick = () => edit({ op: "remove_layer" });
   $("reset").onclick = reset;

@@ -78,7 +78,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             from kspec.cli.common import load_graph
 
             spec = load_graph(args).spec
-        if args.command not in NO_KERAS or getattr(args, "keras", False):
+        # `compare --backends` runs Keras in one child process per backend, never in this one.
+        in_process = not getattr(args, "backends", False)
+        if (args.command not in NO_KERAS or getattr(args, "keras", False)) and in_process:
             # Keras reads KERAS_BACKEND once, at its first import: choose before it.
             from kspec.backend import select
 

@@ -34,6 +34,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--batch-size", type=positive_int, default=32, help="batch size for the timings (default 32)"
     )
     p.add_argument("--steps", type=positive_int, default=50, help="timed fit/predict steps (default 50)")
+    p.add_argument(
+        "--backends",
+        action="store_true",
+        help="instead of the three APIs: the spec's API on every installed backend (tensorflow, jax, "
+        "torch), same initial weights, one process each",
+    )
     p.set_defaults(run=run)
 
 
@@ -43,10 +49,30 @@ def run(args: argparse.Namespace) -> int:
     from kspec.report.compare_render import text_table, write_outputs
 
     spec = load_spec(args)
+    if args.backends:
+        return _run_backends(args, spec)
     result = compare(spec, batch_size=args.batch_size, steps=args.steps, build_options=build_options(args))
     written = write_outputs(result, args.output) if args.output else []
     if args.format == "json":
         print(json.dumps(result.to_dict()))
+    else:
+        print(text_table(result))
+        for path in written:
+            print(f"wrote {path}")
+    return 0
+
+
+def _run_backends(args: argparse.Namespace, spec) -> int:
+    from kspec.cli.common import build_options
+    from kspec.report.backends import compare_backends
+    from kspec.report.backends_render import public_dict, text_table, write_outputs
+
+    result = compare_backends(
+        spec, batch_size=args.batch_size, steps=args.steps, build_options=build_options(args)
+    )
+    written = write_outputs(result, args.output) if args.output else []
+    if args.format == "json":
+        print(json.dumps(public_dict(result)))
     else:
         print(text_table(result))
         for path in written:

@@ -7,6 +7,7 @@ from typing import Any
 
 from kspec.graph import blocks
 from kspec.graph.resolve import Graph
+from kspec.graph.sizes import MB, Sizes, sizes
 from kspec.layers.registry import format_shape
 from kspec.schema.blocks import BlockInstance
 
@@ -25,6 +26,15 @@ class CheckReport:
         return None if any(v is None for v in values) else sum(values)
 
     @property
+    def sizes(self) -> Sizes:
+        """MACs and memory sizes for one sample, torchinfo-style (see `kspec.graph.sizes`)."""
+        return sizes(self.graph)
+
+    @property
+    def total_macs(self) -> int | None:
+        return self.sizes.total_macs
+
+    @property
     def total_params(self) -> int | None:
         return self._total("params")
 
@@ -39,6 +49,7 @@ class CheckReport:
     def to_dict(self) -> dict[str, Any]:
         """The JSON object fixed by the contract (plus `inputs`, `outputs`, `unchecked`)."""
         owner = blocks.instance_of(self.graph)
+        cost = self.sizes
         rows = []
         for n in self.graph.nodes:
             row: dict[str, Any] = {
@@ -50,6 +61,8 @@ class CheckReport:
                 "trainable_params": n.trainable_params,
                 "non_trainable_params": n.non_trainable_params,
                 "trainable": n.spec.trainable,
+                "macs": cost.macs[n.name],
+                "output_size": cost.output_elements[n.name],
             }
             if n.note:
                 row["note"] = n.note
@@ -66,6 +79,7 @@ class CheckReport:
             "total_params": self.total_params,
             "trainable_params": self.trainable_params,
             "non_trainable_params": self.non_trainable_params,
+            **cost.totals_dict(),
             "sequential": self.graph.sequential_problem() is None,
             "unchecked": [n.name for n in self.graph.nodes if n.params is None],
         }
@@ -79,20 +93,22 @@ class CheckReport:
         Block instances are one row each (their output shape and parameter total), opened
         `depth` levels deep: their layers and inner instances follow, indented.
         """
-        header = ("Layer (type)", "Output Shape", "Param #", "Connected to")
+        header = ("Layer (type)", "Output Shape", "Param #", "MACs", "Connected to")
+        cost = self.sizes
         rows = []
         for level, item in blocks.text_rows(self.graph, depth):
             indent = "  " * level
             if isinstance(item, BlockInstance):
-                rows.append(_block_row(self.graph, item, indent))
+                rows.append(_block_row(self.graph, item, indent, cost))
                 continue
             n = item
             shape = format_shape(n.output_shape) if n.output_shape is not None else "?"
             params = "?" if n.params is None else f"{n.params:,}"
             if not n.spec.trainable:
                 params += " (frozen)"
-            rows.append((f"{indent}{n.name} ({n.type})", shape, params, ", ".join(n.sources)))
-        widths = [max(len(r[i]) for r in rows + [header]) for i in range(4)]
+            macs = cost.macs[n.name]
+            rows.append((f"{indent}{n.name} ({n.type})", shape, params, _fmt(macs), ", ".join(n.sources)))
+        widths = [max(len(r[i]) for r in rows + [header]) for i in range(5)]
         line = "  ".join("{:<%d}" % w for w in widths)
         out = [
             f'Model: "{self.graph.name}"  (inputs: '
@@ -110,6 +126,16 @@ class CheckReport:
         out.append(f"Total params: {fmt(self.total_params)}")
         out.append(f"Trainable params: {fmt(self.trainable_params)}")
         out.append(f"Non-trainable params: {fmt(self.non_trainable_params)}")
+        out.append(f"Total MACs (one sample): {fmt(cost.total_macs)}")
+        out.append("  ".join("-" * w for w in widths))
+
+        def mb(v: int | None) -> str:
+            return "?" if v is None else f"{v / MB:.3f}"
+
+        out.append(f"Input size (MB): {mb(cost.input_bytes)}")
+        out.append(f"Forward/backward pass size (MB): {mb(cost.forward_backward_bytes)}")
+        out.append(f"Params size (MB): {mb(cost.params_bytes)}")
+        out.append(f"Estimated total size (MB): {mb(cost.total_bytes)}")
         problem = self.graph.sequential_problem()
         out.append(
             "APIs: sequential, functional, subclass"
@@ -122,10 +148,23 @@ class CheckReport:
         return "\n".join(out)
 
 
-def _block_row(graph: Graph, inst: BlockInstance, indent: str) -> tuple[str, str, str, str]:
+def _fmt(v: int | None) -> str:
+    return "?" if v is None else f"{v:,}"
+
+
+def _block_row(graph: Graph, inst: BlockInstance, indent: str, cost: Sizes) -> tuple[str, str, str, str, str]:
     shapes = blocks.instance_shapes(graph, inst)
     shape = ", ".join(format_shape(s) if s is not None else "?" for s in shapes)
     trainable, frozen = blocks.instance_params(graph, inst)
     params = "?" if trainable is None or frozen is None else f"{trainable + frozen:,}"
     copy = f" #{inst.copy}" if inst.copy is not None else ""
-    return (f"{indent}{inst.name} (block {inst.block}{copy})", shape, params, ", ".join(inst.inputs))
+    macs = [cost.macs.get(name) for name in inst.layer_names()]
+    known = [m for m in macs if m is not None]
+    total = sum(known) if len(known) == len(macs) else None
+    return (
+        f"{indent}{inst.name} (block {inst.block}{copy})",
+        shape,
+        params,
+        _fmt(total),
+        ", ".join(inst.inputs),
+    )

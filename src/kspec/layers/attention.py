@@ -7,7 +7,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from kspec.layers.registry import LayerArgs, Shape, ShapeError, format_shape, known, register
+from kspec.layers.registry import LayerArgs, Shape, ShapeError, format_shape, known, per_sample, register
 from kspec.schema.types import (
     Axes,
     Bool,
@@ -24,6 +24,22 @@ from kspec.schema.types import (
 @register
 class MultiHeadAttention(LayerArgs):
     """Multi-head attention: `num_heads` heads of size `key_dim` attend from query to value (and key)."""
+
+    def macs(self, shapes: list[Shape], output: Shape) -> int | None:
+        """Projections (per position, bias included), scores and weighted sums per head, output projection."""
+        query, value, key = self._shapes(shapes)
+        dq, dv, dk = query[-1], value[-1], key[-1]
+        if dq is None or dv is None or dk is None:
+            return None
+        tq, tv, tk = per_sample(query) // dq, per_sample(value) // dv, per_sample(key) // dk
+        heads, kd, bias = self.num_heads, self.key_dim, int(self.use_bias)
+        vd = self.value_dim or kd
+        out = math.prod(self.output_shape_ or (dq,))  # type: ignore[arg-type]
+        total = tq * (dq + bias) * heads * kd + tk * (dk + bias) * heads * kd + tv * (dv + bias) * heads * vd  # type: ignore[operator]
+        if self.use_gate:
+            total += tq * (dq + bias) * heads * vd  # type: ignore[operator]
+        total += heads * tq * tk * kd + heads * tq * tk * vd  # scores, then the weighted sum of values
+        return total + tq * (heads * vd * out + bias * out)
 
     call_style: ClassVar = "args"  # layer(query, value) or layer(query, value, key)
     min_inputs: ClassVar[int] = 2
@@ -87,6 +103,15 @@ class MultiHeadAttention(LayerArgs):
 
 
 class _Attention(LayerArgs):
+    def macs(self, shapes: list[Shape], output: Shape) -> int | None:
+        """A score per (query, key) pair over the features, then the weighted sum of values."""
+        query, value, key = self._shapes(shapes)
+        tq, tv = query[1], value[1]
+        d, dv = max(query[-1] or 0, key[-1] or 0), value[-1]
+        if None in (tq, tv, dv) or not d:
+            return None
+        return tq * tv * d + tq * tv * dv  # type: ignore[operator]
+
     call_style: ClassVar = "list"  # layer([query, value]) or layer([query, value, key])
     min_inputs: ClassVar[int] = 2
     max_inputs: ClassVar[int] = 3

@@ -7,8 +7,8 @@ from typing import ClassVar, Literal
 
 from pydantic import model_validator
 
-from kspec.layers.registry import LayerArgs, Shape, ShapeError, alias, known, register
-from kspec.layers.spatial import DataFormat, join, split, transpose_length, window_length
+from kspec.layers.registry import LayerArgs, Shape, ShapeError, alias, known, per_sample, register
+from kspec.layers.spatial import DataFormat, join, split, transpose_length, window_length, window_taps
 from kspec.schema.types import Activation, Bool, Constraint, Initializer, PositiveInt, Regularizer, int_tuple
 
 
@@ -50,6 +50,18 @@ class _Window(LayerArgs):
         out = [window_length(n, k[i], s[i], self.padding, d[i]) for i, n in enumerate(spatial)]
         return join(batch, out, self._out_channels(channels), self.data_format)
 
+    def _taps(self, shapes: list[Shape]) -> int | None:
+        """(output position, kernel tap) pairs over all spatial axes that read real input."""
+        _, spatial, _ = split(shapes[0], self.rank, self.data_format)
+        if any(n is None for n in spatial):
+            return None
+        k, s, d = self.kernel_size, self.strides, self.dilation_rate  # type: ignore[attr-defined]
+        taps = [window_taps(n, k[i], s[i], self.padding, d[i]) for i, n in enumerate(spatial)]  # type: ignore[arg-type]
+        return math.prod(taps)
+
+    def _bias_macs(self, output: Shape) -> int:
+        return per_sample(output) if self.use_bias else 0
+
 
 class _Conv(_Window):
     filters: PositiveInt
@@ -67,6 +79,14 @@ class _Conv(_Window):
             )
         bias = self.filters if self.use_bias else 0
         return self._kernel_volume() * (c // self.groups) * self.filters + bias, 0
+
+    def macs(self, shapes: list[Shape], output: Shape) -> int | None:
+        """Each in-bounds kernel tap x input channels per group x filters, plus the bias per output."""
+        taps = self._taps(shapes)
+        _, _, c = split(shapes[0], self.rank, self.data_format)
+        if taps is None or c is None:
+            return None
+        return taps * (c // self.groups) * self.filters + self._bias_macs(output)
 
 
 @register
@@ -128,6 +148,13 @@ class _ConvTranspose(_Window):
         c = known(c, "channel dimension")
         return self._kernel_volume() * c * self.filters + (self.filters if self.use_bias else 0), 0
 
+    def macs(self, shapes: list[Shape], output: Shape) -> int | None:
+        """Every input position scatters its channels through the whole kernel; plus the bias per output."""
+        _, spatial, c = split(shapes[0], self.rank, self.data_format)
+        if c is None or any(n is None for n in spatial):
+            return None
+        return math.prod(spatial) * self._kernel_volume() * c * self.filters + self._bias_macs(output)  # type: ignore[arg-type]
+
 
 @register
 class Conv1DTranspose(_ConvTranspose):
@@ -184,6 +211,16 @@ class _SeparableConv(_Depthwise):
         pointwise = known(c, "channel dimension") * self.depth_multiplier * self.filters
         return self._depthwise(shapes) + pointwise + (self.filters if self.use_bias else 0), 0
 
+    def macs(self, shapes: list[Shape], output: Shape) -> int | None:
+        """Depthwise taps x channels x multiplier, then a 1x1 convolution at every output position."""
+        taps = self._taps(shapes)
+        _, _, c = split(shapes[0], self.rank, self.data_format)
+        if taps is None or c is None:
+            return None
+        positions = per_sample(output) // self.filters
+        pointwise = positions * c * self.depth_multiplier * self.filters
+        return taps * c * self.depth_multiplier + pointwise + self._bias_macs(output)
+
 
 @register
 class SeparableConv1D(_SeparableConv):
@@ -213,6 +250,14 @@ class _DepthwiseConv(_Depthwise):
         _, _, c = split(shapes[0], self.rank, self.data_format)
         bias = known(c, "channel dimension") * self.depth_multiplier if self.use_bias else 0
         return self._depthwise(shapes) + bias, 0
+
+    def macs(self, shapes: list[Shape], output: Shape) -> int | None:
+        """Each in-bounds kernel tap x channels x multiplier, plus the bias per output."""
+        taps = self._taps(shapes)
+        _, _, c = split(shapes[0], self.rank, self.data_format)
+        if taps is None or c is None:
+            return None
+        return taps * c * self.depth_multiplier + self._bias_macs(output)
 
 
 @register

@@ -8,7 +8,16 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import Field, PlainValidator, WithJsonSchema, model_validator
 
-from kspec.layers.registry import LayerArgs, Shape, ShapeError, expect_rank, known, register
+from kspec.layers.registry import (
+    LayerArgs,
+    Shape,
+    ShapeError,
+    expect_rank,
+    known,
+    per_sample,
+    register,
+    zero_macs,
+)
 from kspec.layers.spatial import DataFormat
 from kspec.schema.types import Activation as ActivationName
 from kspec.schema.types import (
@@ -76,10 +85,20 @@ class Dense(LayerArgs):
         learn, fixed = _lora(fan_in, self.units, self.lora_rank, fan_in * self.units)
         return learn + (self.units if self.use_bias else 0), fixed
 
+    def macs(self, shapes: list[Shape], output: Shape) -> int | None:
+        """in x units per position (every axis but the last), plus the bias per output."""
+        fan_in = shapes[0][-1]
+        if fan_in is None:
+            return None
+        positions = per_sample(output) // self.units
+        return positions * (fan_in * self.units + (self.units if self.use_bias else 0))
+
 
 @register
 class Embedding(LayerArgs):
     """Maps integer ids in [0, input_dim) to learned vectors of size `output_dim`."""
+
+    macs = zero_macs  # no multiply-accumulates
 
     input_dim: PositiveInt
     output_dim: PositiveInt
@@ -103,12 +122,16 @@ class Embedding(LayerArgs):
 class Activation(LayerArgs):
     """Applies an activation function element-wise."""
 
+    macs = zero_macs  # no multiply-accumulates
+
     activation: ActivationName
 
 
 @register
 class ReLU(LayerArgs):
     """Rectified linear unit, optionally capped at `max_value` and leaky below `threshold`."""
+
+    macs = zero_macs  # no multiply-accumulates
 
     max_value: NonNegativeNumber | None = None
     negative_slope: NonNegativeNumber = 0.0
@@ -119,12 +142,16 @@ class ReLU(LayerArgs):
 class LeakyReLU(LayerArgs):
     """ReLU that lets a small `negative_slope` through for negative inputs."""
 
+    macs = zero_macs  # no multiply-accumulates
+
     negative_slope: NonNegativeNumber = 0.3
 
 
 @register
 class ELU(LayerArgs):
     """Exponential linear unit: `alpha * (exp(x) - 1)` for negative inputs."""
+
+    macs = zero_macs  # no multiply-accumulates
 
     alpha: Number = 1.0
 
@@ -133,12 +160,18 @@ class ELU(LayerArgs):
 class Softmax(LayerArgs):
     """Softmax along `axis`: the values become probabilities that sum to 1."""
 
+    macs = zero_macs  # no multiply-accumulates
+
     axis: Axes = (-1,)
 
 
 @register
 class PReLU(LayerArgs):
     """Leaky ReLU whose negative slope is learned, per value (or shared along `shared_axes`)."""
+
+    def macs(self, shapes: list[Shape], output: Shape) -> int | None:
+        """One multiply-accumulate per element (the learned slope times the negative part)."""
+        return per_sample(output)
 
     alpha_initializer: Initializer = "Zeros"
     alpha_regularizer: Regularizer = None
@@ -159,6 +192,8 @@ class PReLU(LayerArgs):
 class Rescaling(LayerArgs):
     """Multiplies by `scale` and adds `offset` (e.g. scale: 0.00392 maps pixels to [0, 1])."""
 
+    macs = zero_macs  # no multiply-accumulates
+
     scale: Numbers
     offset: Numbers = 0.0
 
@@ -167,12 +202,16 @@ class Rescaling(LayerArgs):
 class Dropout(LayerArgs):
     """Sets a fraction `rate` of inputs to zero while training; no weights."""
 
+    macs = zero_macs  # no multiply-accumulates
+
     rate: Rate
     noise_shape: list[int | None] | None = None
     seed: Int | None = None
 
 
 class _SpatialDropout(LayerArgs):
+    macs = zero_macs  # no multiply-accumulates
+
     rank: ClassVar[int] = 3
     rate: Rate
     seed: Int | None = None
@@ -215,6 +254,8 @@ class SpatialDropout3D(_SpatialDropout):
 class GaussianNoise(LayerArgs):
     """Adds zero-mean Gaussian noise of `stddev` while training (a regularizer)."""
 
+    macs = zero_macs  # no multiply-accumulates
+
     stddev: NonNegativeNumber
     seed: Int | None = None
 
@@ -223,6 +264,8 @@ class GaussianNoise(LayerArgs):
 class GaussianDropout(LayerArgs):
     """Multiplies inputs by 1-centred Gaussian noise while training."""
 
+    macs = zero_macs  # no multiply-accumulates
+
     rate: Rate
     seed: Int | None = None
 
@@ -230,6 +273,8 @@ class GaussianDropout(LayerArgs):
 @register
 class AlphaDropout(LayerArgs):
     """Dropout that keeps the mean and variance of SELU activations."""
+
+    macs = zero_macs  # no multiply-accumulates
 
     rate: Rate
     noise_shape: list[int | None] | None = None
@@ -240,6 +285,8 @@ class AlphaDropout(LayerArgs):
 class ActivityRegularization(LayerArgs):
     """Passes its input through and adds an L1/L2 penalty on it to the loss."""
 
+    macs = zero_macs  # no multiply-accumulates
+
     l1: NonNegativeNumber = 0.0
     l2: NonNegativeNumber = 0.0
 
@@ -248,12 +295,16 @@ class ActivityRegularization(LayerArgs):
 class Masking(LayerArgs):
     """Marks time steps whose features all equal `mask_value` as padding for later layers."""
 
+    macs = zero_macs  # no multiply-accumulates
+
     mask_value: Number = 0.0
 
 
 @register
 class Identity(LayerArgs):
     """Passes its input through unchanged."""
+
+    macs = zero_macs  # no multiply-accumulates
 
 
 _EINSUM_FORMS = [  # Keras's three accepted forms, with "..." written as "0"
@@ -390,3 +441,20 @@ class EinsumDense(LayerArgs):
         else:
             learn, fixed = self.lora_rank * (math.prod(dims[:-1]) + dims[-1]), full
         return learn + (math.prod(bias) if bias else 0), fixed
+
+    def macs(self, shapes: list[Shape], output: Shape) -> int | None:
+        """The product of every index's size in the equation (batch left out), plus the bias per output."""
+        inputs, _, out = self.equation.partition("->")
+        x_idx, _, k_idx = inputs.partition(",")
+        if "." in self.equation:
+            return None  # broadcast axes: no rule
+        _, kernel, bias = einsum_shapes(self.equation, self.bias_axes, shapes[0], self.output_shape_)
+        sizes: dict[str, int | None] = {}
+        for letters, dims in ((x_idx, shapes[0]), (k_idx, kernel), (out, output)):
+            for letter, dim in zip(letters, dims):
+                sizes.setdefault(letter, dim)
+        batch = x_idx[0] if x_idx and x_idx[0] in out and x_idx[0] not in k_idx else None
+        dims = [d for letter, d in sizes.items() if letter != batch]
+        if any(d is None for d in dims):
+            return None
+        return math.prod(dims) + (per_sample(output) if bias else 0)  # type: ignore[arg-type]

@@ -6,7 +6,7 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import PlainValidator, WithJsonSchema
 
-from kspec.layers.registry import LayerArgs, Shape, ShapeError, format_shape, register
+from kspec.layers.registry import LayerArgs, Shape, ShapeError, format_shape, per_sample, register, zero_macs
 from kspec.schema.types import Bool, Int
 
 
@@ -31,6 +31,7 @@ def _broadcast(shapes: list[Shape], layer: str) -> Shape:
 
 
 class _Elementwise(LayerArgs):
+    macs = zero_macs  # no multiply-accumulates
     call_style: ClassVar = "list"
     min_inputs: ClassVar[int] = 2
     max_inputs: ClassVar[int] = 1000
@@ -75,6 +76,8 @@ class Minimum(_Elementwise):
 @register
 class Concatenate(LayerArgs):
     """Joins its inputs along `axis`; the other dimensions must match."""
+
+    macs = zero_macs  # no multiply-accumulates
 
     call_style: ClassVar = "list"
     min_inputs: ClassVar[int] = 2
@@ -134,6 +137,12 @@ DotAxes = Annotated[
 @register
 class Dot(LayerArgs):
     """Dot product of two inputs along `axes` (with normalize: true, the cosine similarity)."""
+
+    def macs(self, shapes: list[Shape], output: Shape) -> int | None:
+        """One multiply-accumulate per output element and per element of the contracted axis."""
+        a = shapes[0]
+        axis = a[self.axes[0] % len(a)]
+        return None if axis is None else per_sample(output) * axis
 
     call_style: ClassVar = "list"
     min_inputs: ClassVar[int] = 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from kspec.layers.registry import LayerArgs, Shape, ShapeError, known, register
+from kspec.layers.registry import LayerArgs, Shape, ShapeError, known, per_sample, register
 from kspec.schema.types import Axes, Bool, Constraint, Initializer, Int, Number, Regularizer
 
 
@@ -18,6 +18,10 @@ def _axis(x: Shape, axis: int) -> int:
 @register
 class BatchNormalization(LayerArgs):
     """Normalizes each channel over the batch; gamma/beta learn, moving mean/variance never train."""
+
+    def macs(self, shapes: list[Shape], output: Shape) -> int | None:
+        """Inference folds the statistics into one multiply-add per element, plus gamma and beta."""
+        return per_sample(output) * max(1, int(self.center) + int(self.scale))
 
     axis: Int = -1
     momentum: Number = 0.99
@@ -48,6 +52,10 @@ class BatchNormalization(LayerArgs):
 class LayerNormalization(LayerArgs):
     """Normalizes each example over `axis` (the features), then scales by gamma and shifts by beta."""
 
+    def macs(self, shapes: list[Shape], output: Shape) -> int | None:
+        """Mean and variance (one multiply-accumulate per element each), plus gamma and beta."""
+        return per_sample(output) * (2 + int(self.center) + int(self.scale))
+
     axis: Axes = (-1,)
     epsilon: Number = 0.001
     center: Bool = True
@@ -73,6 +81,10 @@ class LayerNormalization(LayerArgs):
 class GroupNormalization(LayerArgs):
     """Normalizes channels in `groups` groups per example (groups: -1 is instance normalization)."""
 
+    def macs(self, shapes: list[Shape], output: Shape) -> int | None:
+        """Mean and variance (one multiply-accumulate per element each), plus gamma and beta."""
+        return per_sample(output) * (2 + int(self.center) + int(self.scale))
+
     groups: Int = 32
     axis: Int = -1
     epsilon: Number = 0.001
@@ -97,5 +109,9 @@ class GroupNormalization(LayerArgs):
 @register
 class UnitNormalization(LayerArgs):
     """Scales each example to unit L2 norm along `axis`."""
+
+    def macs(self, shapes: list[Shape], output: Shape) -> int | None:
+        """The squared norm (one multiply-accumulate per element), then one multiply per element."""
+        return 2 * per_sample(output)
 
     axis: Axes = (-1,)

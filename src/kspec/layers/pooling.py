@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from kspec.layers.registry import LayerArgs, Shape, alias, register
+from kspec.layers.registry import LayerArgs, Shape, alias, register, zero_macs
 from kspec.layers.spatial import DataFormat, join, split, window_length
 from kspec.schema.types import Bool, int_tuple
 
 
 class _Pool(LayerArgs):
+    macs = zero_macs  # comparisons and sums, no multiply-accumulates (torchinfo's convention)
     rank: ClassVar[int] = 2
     padding: Literal["valid", "same"] = "valid"
     data_format: DataFormat = None
@@ -75,6 +76,7 @@ class AveragePooling3D(_Pool):
 
 
 class _GlobalPool(LayerArgs):
+    macs = zero_macs  # comparisons and sums, no multiply-accumulates (torchinfo's convention)
     rank: ClassVar[int] = 2
     data_format: DataFormat = None
     keepdims: Bool = False

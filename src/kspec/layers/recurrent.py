@@ -31,6 +31,13 @@ Stateful = Annotated[bool, PlainValidator(_no_stateful), WithJsonSchema({"const"
 
 
 class _RNN(LayerArgs):
+    def macs(self, shapes: list[Shape], output: Shape) -> int | None:
+        """Every step applies all gate weights (input and recurrent kernels, biases) once."""
+        steps, features = shapes[0][1], shapes[0][-1]
+        if steps is None or features is None:
+            return None
+        return steps * (self.gates * self.units * (features + self.units) + self._bias())
+
     #: weight matrices per unit: 1 (SimpleRNN), 4 gates (LSTM), 3 gates (GRU)
     gates: ClassVar[int] = 1
     units: PositiveInt
@@ -104,6 +111,13 @@ _RNN_TYPES = frozenset({"SimpleRNN", "LSTM", "GRU"})
 class Bidirectional(LayerArgs):
     """Runs a recurrent `layer` forwards and a copy backwards, and merges both outputs (`merge_mode`)."""
 
+    def macs(self, shapes: list[Shape], output: Shape) -> int | None:
+        """The forward and the backward layer, each over the whole sequence."""
+        fwd = self.layer.macs(shapes, self.layer.output_shape(shapes))
+        back_layer = self.backward_layer or self.layer
+        back = back_layer.macs(shapes, back_layer.output_shape(shapes))
+        return None if fwd is None or back is None else fwd + back
+
     layer: nested_layer(_RNN_TYPES)  # type: ignore[valid-type]
     merge_mode: Literal["concat", "sum", "ave", "mul"] | None = "concat"
     backward_layer: nested_layer(_RNN_TYPES) | None = None  # type: ignore[valid-type]
@@ -147,6 +161,13 @@ class Bidirectional(LayerArgs):
 @register
 class TimeDistributed(LayerArgs):
     """Applies `layer` to every time step (axis 1) of its input separately, with shared weights."""
+
+    def macs(self, shapes: list[Shape], output: Shape) -> int | None:
+        """The wrapped layer's MACs for one time step, times the number of steps."""
+        inner = self._inner(shapes)
+        one = self.layer.macs(inner, self.layer.output_shape(inner))
+        steps = shapes[0][1]
+        return None if one is None or steps is None else one * steps
 
     layer: nested_layer()  # type: ignore[valid-type]
 

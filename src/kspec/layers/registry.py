@@ -19,6 +19,7 @@ entry in Keras with generated arguments and compares shapes and counts.
 from __future__ import annotations
 
 import importlib
+import math
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, PlainValidator, ValidationError, WithJsonSchema
@@ -59,6 +60,17 @@ class LayerArgs(BaseModel):
         """(weights that train unless frozen, weights that never train), e.g. BN's moving stats."""
         return 0, 0
 
+    def macs(self, shapes: list[Shape], output: Shape) -> int | None:
+        """Multiply-accumulates of one forward pass for ONE sample (batch dimension left out).
+
+        Every registry entry defines its rule (`tests/test_macs.py` enforces it); None here means
+        "no rule", which `kspec check` shows as `?`. Convention (torchinfo's): a weighted layer
+        costs one MAC per weight it applies per output position, its bias counted as one MAC per
+        output; elementwise layers (activations, dropout, reshaping, pooling) cost 0.
+        See docs/sizes.md.
+        """
+        return None
+
     def param_counts(self, shapes: list[Shape]) -> tuple[int, int]:
         """(trainable, non_trainable) as Keras reports them, honouring `trainable: false`."""
         learnable, fixed = self.weight_counts(shapes)
@@ -94,6 +106,16 @@ def known(dim: int | None, what: str) -> int:
     if dim is None:
         raise ShapeError(f"needs a known {what}, got None")
     return dim
+
+
+def zero_macs(self: LayerArgs, shapes: list[Shape], output: Shape) -> int:
+    """The MAC rule of layers that multiply-accumulate nothing (activations, dropout, reshaping...)."""
+    return 0
+
+
+def per_sample(shape: Shape) -> int:
+    """Elements of one sample of `shape` (batch dimension left out; unknown lengths count 1)."""
+    return math.prod(d if d is not None else 1 for d in shape[1:])
 
 
 def format_shape(shape: Shape) -> str:

@@ -7,7 +7,7 @@ from typing import ClassVar, Literal
 
 from pydantic import field_validator
 
-from kspec.layers.registry import LayerArgs, Shape, ShapeError, expect_rank, register
+from kspec.layers.registry import LayerArgs, Shape, ShapeError, expect_rank, register, zero_macs
 from kspec.layers.spatial import DataFormat, join, split
 from kspec.schema.types import Int, PadPair, PositiveInt, int_tuple, pad_tuple
 
@@ -15,6 +15,8 @@ from kspec.schema.types import Int, PadPair, PositiveInt, int_tuple, pad_tuple
 @register
 class Flatten(LayerArgs):
     """Flattens all non-batch dimensions into one."""
+
+    macs = zero_macs  # moves data only
 
     data_format: DataFormat = None
 
@@ -28,6 +30,8 @@ class Flatten(LayerArgs):
 @register
 class Reshape(LayerArgs):
     """Reshapes to `target_shape` (without batch); one dimension may be -1."""
+
+    macs = zero_macs  # moves data only
 
     target_shape: list[Int]
 
@@ -56,6 +60,8 @@ class Reshape(LayerArgs):
 class Permute(LayerArgs):
     """Reorders the non-batch axes: `dims` is a permutation of 1..rank (e.g. [2, 1] swaps two axes)."""
 
+    macs = zero_macs  # moves data only
+
     dims: list[Int]
 
     @field_validator("dims")
@@ -73,6 +79,8 @@ class Permute(LayerArgs):
 @register
 class RepeatVector(LayerArgs):
     """Repeats a (batch, features) input `n` times into (batch, n, features)."""
+
+    macs = zero_macs  # moves data only
 
     n: PositiveInt
 
@@ -95,6 +103,8 @@ def _padded(size: int | None, before: int, after: int) -> int | None:
 
 class _Spatial(LayerArgs):
     """A layer that changes each spatial dimension on its own (pad, crop, upsample)."""
+
+    macs = zero_macs  # moves data only
 
     rank: ClassVar[int] = 2
 

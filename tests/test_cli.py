@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 import kspec
-from conftest import ROOT, SPECS, spec_ids
+from conftest import ROOT, SPECS, spec_params
 from kspec.cli import COMMANDS, main
 
 KSPEC = [sys.executable, "-m", "kspec"]
@@ -109,7 +109,7 @@ def test_build_prints_keras_summary_and_saves(tmp_path, keras):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("path", SPECS, ids=spec_ids())
+@pytest.mark.parametrize("path", spec_params())
 def test_build_json_summary_equals_check(path, capsys, keras):
     api = kspec.load(path).api
     assert main(["build", str(path), "--summary-format", "json"]) == 0

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import kspec
-from conftest import SPECS, spec_ids
+from conftest import SPECS, spec_ids, spec_params
 
 APIS = ("sequential", "functional", "subclass")
 pytestmark = pytest.mark.xdist_group("keras_specs")
@@ -69,7 +69,7 @@ def test_every_spec_checks_completely_without_keras():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("api", APIS)
-@pytest.mark.parametrize("path", SPECS, ids=spec_ids())
+@pytest.mark.parametrize("path", spec_params())
 def test_check_matches_keras(path, api, built):
     spec = kspec.load(path)
     if api not in _apis(path):
@@ -82,7 +82,9 @@ def test_check_matches_keras(path, api, built):
     if report["total_params"] is not None:
         assert _weight_count(model.trainable_weights) == report["trainable_params"]
         assert _weight_count(model.non_trainable_weights) == report["non_trainable_params"]
-    layers = {layer.name: layer for layer in model.layers}
+    from kspec.builders import layers_by_name
+
+    layers = layers_by_name(model)  # subclass blocks nest their layers
     for row in report["layers"]:
         layer = layers[row["name"]]
         assert type(layer).__name__ == row["type"]
@@ -95,7 +97,7 @@ def test_check_matches_keras(path, api, built):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("path", SPECS, ids=spec_ids())
+@pytest.mark.parametrize("path", spec_params())
 def test_same_seed_same_weights_and_outputs(path, built):
     apis = _apis(path)
     models = {api: built(path, api) for api in apis}

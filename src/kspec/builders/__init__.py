@@ -16,6 +16,7 @@ from kspec._keras import import_keras
 
 import_keras()  # before any builder module's `import keras`: TensorFlow's start-up chatter removed
 
+from kspec.builders.blocks import BlockLayer, layers_by_name  # noqa: E402
 from kspec.builders.functional import build_functional  # noqa: E402
 from kspec.builders.sequential import build_sequential  # noqa: E402
 from kspec.builders.subclass import SpecModel, build_subclass  # noqa: E402
@@ -46,8 +47,8 @@ def _freeze(model: Any, graph: Graph) -> None:
     weights would still train and count as trainable. The setter propagates to every sublayer.
     """
     frozen = {node.name for node in graph.nodes if not node.spec.trainable}
-    for layer in model.layers:
-        if layer.name in frozen:
+    for name, layer in layers_by_name(model).items():  # inside subclass blocks too
+        if name in frozen:
             _propagate_frozen(layer)
 
 
@@ -63,10 +64,10 @@ def refreeze(model: Any) -> Any:
     Keras saves the flag of the wrapper only, so a reloaded frozen Bidirectional or
     MultiHeadAttention would otherwise train its inner weights.
     """
-    for layer in model.layers:
+    for layer in layers_by_name(model).values():
         if not layer.trainable:
             _propagate_frozen(layer)
     return model
 
 
-__all__ = ["APIS", "build_model", "refreeze", "SpecModel"]
+__all__ = ["APIS", "build_model", "refreeze", "SpecModel", "BlockLayer", "layers_by_name"]

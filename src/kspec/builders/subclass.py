@@ -16,7 +16,9 @@ from typing import Any
 
 import keras
 
-from kspec.builders.layers import call_checked, call_layer, create_layer, keras_inputs, prepare
+from kspec.builders.blocks import make_all, nested_layers, run_nodes
+from kspec.builders.layers import call_checked, create_layer, keras_inputs, prepare
+from kspec.graph.blocks import has_blocks
 from kspec.graph.resolve import Graph
 
 
@@ -50,8 +52,7 @@ class SpecModel(keras.Model):
             values = dict(zip(self.input_names_, inputs))
         else:
             values = {self.input_names_[0]: inputs}
-        for node, layer in zip(self.graph_config["nodes"], self.graph_layers):
-            values[node["name"]] = call_layer(layer, node["call_style"], [values[s] for s in node["sources"]])
+        run_nodes(self.graph_config["nodes"], self.graph_layers, values)
         if len(self.output_names_) == 1:
             return values[self.output_names_[0]]
         return {name: values[name] for name in self.output_names_}
@@ -73,6 +74,10 @@ def graph_config(graph: Graph, layers: list[Any] | None = None) -> dict[str, Any
                 "layer": keras.layers.serialize(layer),
             }
         )
+    return _config(graph, nodes)
+
+
+def _config(graph: Graph, nodes: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "inputs": [{"name": i.name, "shape": list(i.shape), "dtype": i.dtype} for i in graph.inputs],
         "nodes": nodes,
@@ -82,8 +87,14 @@ def graph_config(graph: Graph, layers: list[Any] | None = None) -> dict[str, Any
 
 def build_subclass(graph: Graph) -> SpecModel:
     prepare(graph)
-    layers = [create_layer(graph, node) for node in graph.nodes]
-    model = SpecModel(graph_config(graph, layers), layers=layers, name=graph.name)
+    if has_blocks(graph):  # block instances become nested `BlockLayer`s
+        made = make_all(graph)
+        entries, layers = nested_layers(graph, made)
+        model = SpecModel(_config(graph, entries), layers=layers, name=graph.name)
+    else:
+        layers = [create_layer(graph, node) for node in graph.nodes]
+        made = {node.name: layer for node, layer in zip(graph.nodes, layers)}
+        model = SpecModel(graph_config(graph, layers), layers=layers, name=graph.name)
     # A symbolic call builds every layer (weights exist, summary has counts) without data.
     symbolic = keras_inputs(graph)
     try:
@@ -93,8 +104,8 @@ def build_subclass(graph: Graph) -> SpecModel:
     except Exception:
         pass  # one pass per layer only when needed (it doubles build time): name the layer at fault
     values = {i.name: t for i, t in zip(graph.inputs, symbolic)}
-    for node, layer in zip(graph.nodes, model.graph_layers):
-        values[node.name] = call_checked(graph, node, layer, [values[s] for s in node.sources])
+    for node in graph.nodes:
+        values[node.name] = call_checked(graph, node, made[node.name], [values[s] for s in node.sources])
     model(symbolic[0] if len(symbolic) == 1 else symbolic)
     _record_input_shapes(graph, layers)
     return model

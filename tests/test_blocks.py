@@ -282,3 +282,23 @@ layers: [{block: c, repeat: 1000}]
 """
     with pytest.raises(kspec.SpecError, match="more than 20,000 layers"):
         kspec.loads(text, file="bomb.yaml")
+
+
+# --- diagrams ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("api", ["functional", "subclass"])
+def test_diagram_draws_each_instance_as_a_nested_cluster(api):
+    from kspec.report.diagram import PlotOptions, make_graph
+
+    graph = kspec.resolve(kspec.loads(TINY, file="tiny.yaml"))
+    dot = make_graph(graph, api, PlotOptions()).to_string()
+    kind = "BlockLayer (res #0)" if api == "subclass" else "block res #0"
+    assert f"res1 : {kind}" in dot and "1,232 params" in dot
+    assert dot.count("subgraph cluster_block_") == 7  # stem, res1, res1_a, res1_b, res2, ...
+    collapsed = make_graph(graph, api, PlotOptions(depth=1)).to_string()
+    assert collapsed.count("subgraph cluster_block_") == 3  # stem, res1, res2 open
+    assert '"block:res1_a"' in collapsed and '"res1_a_conv"' not in collapsed
+    assert '"block:res1_a" -> "block:res1_b"' in collapsed
+    top = make_graph(graph, api, PlotOptions(depth=0)).to_string()
+    assert '"block:res1" -> "block:res2"' in top and "res1_add" not in top

@@ -87,3 +87,8 @@ def test_make_demo_runs_end_to_end_with_clean_output(tmp_path):
     ):
         assert (tmp_path / "run" / name).stat().st_size > 0, name
     assert (tmp_path / "compare" / "compare.html").exists()
+    # the block-based model: nested check rows, nested BlockLayers, a clustered diagram
+    assert "stage1 (block vgg #0)" in out and "  stage1_conv1 (Conv2D)" in out
+    assert "stage2 (BlockLayer)" in out and "└ stage2_pool (MaxPooling2D)" in out
+    assert out.count("Total params: 6,562") == 2
+    assert (tmp_path / "blocks" / "vgg_blocks_subclass.png").read_bytes()[:4] == b"\x89PNG"

@@ -19,8 +19,7 @@ from typing import Any
 import pytest
 
 import kspec
-from conftest import SPECS as SPEC_FILES
-from conftest import spec_ids
+from conftest import spec_params
 from kspec.cli import main
 from kspec.report.diagram import APIS, PlotOptions, make_graph
 from kspec.report.diagram_render import find_dot
@@ -442,7 +441,7 @@ def test_build_summary_formats_match_keras(
 # --- every example spec draws with every API it has ------------------------------------------
 
 
-@pytest.mark.parametrize("path", SPEC_FILES, ids=spec_ids())
+@pytest.mark.parametrize("path", spec_params())  # parsing the DOT of a ResNet takes pydot ~10 s
 def test_every_example_spec_draws_every_layer_and_edge(path: Path) -> None:
     graph = kspec.resolve(kspec.load(path))
     apis = [a for a in APIS if a != "sequential" or graph.sequential_problem() is None]

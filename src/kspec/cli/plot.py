@@ -67,6 +67,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="draw wrapped layers (Bidirectional, TimeDistributed) inside their wrapper",
     )
     p.add_argument("--dpi", type=int, default=200, help="PNG resolution (default: 200, as Keras)")
+    p.add_argument(
+        "--depth",
+        type=int,
+        default=None,
+        metavar="N",
+        help="open block instances N levels deep, deeper ones as one box each (default: all open)",
+    )
     p.set_defaults(run=run)
 
 
@@ -109,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
         show_params=args.show_params,
         rankdir=args.rankdir,
         expand_nested=args.expand_nested,
+        depth=args.depth,
         dpi=args.dpi,
     )
     for path in written:

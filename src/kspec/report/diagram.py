@@ -23,6 +23,7 @@ from typing import Any
 import pydot
 
 from kspec.graph.resolve import Graph, Node
+from kspec.report import diagram_blocks
 from kspec.report.diagram_facts import Facts, collect
 from kspec.report.diagram_render import format_of, render
 from kspec.schema.model import APIS
@@ -61,6 +62,8 @@ class PlotOptions:
     rankdir: str = "TB"
     expand_nested: bool = False
     dpi: int = 200
+    #: Block instances open this many levels deep (deeper ones: one box each); None: all open.
+    depth: int | None = None
 
     @classmethod
     def from_kwargs(cls, **options: Any) -> PlotOptions:
@@ -269,18 +272,30 @@ def make_graph(graph: Graph, api: str, options: PlotOptions | None = None) -> py
         holder = model_frame(graph, api)
         dot.add_subgraph(holder)  # type: ignore[arg-type]  # a Cluster is a subgraph
     outputs = set(graph.outputs)
-    for node in graph.nodes:
+
+    def add_layer(parent: Any, node: Node) -> None:
         cluster = nested_cluster(node, facts[node.name], node.name in outputs, options)
         if cluster is not None:
-            holder.add_subgraph(cluster)  # type: ignore[arg-type]
+            parent.add_subgraph(cluster)
         else:
-            holder.add_node(layer_node(node, facts[node.name], node.name in outputs, options))
+            parent.add_node(layer_node(node, facts[node.name], node.name in outputs, options))
+
+    # block instances: nested clusters, collapsed into one box from `options.depth` levels down
+    hidden = diagram_blocks.place(graph, holder, api, options.depth, options.show_shapes, add_layer)
+    drawn: set[tuple[str, str]] = set()
     for node in graph.nodes:
         many = len(node.sources) > 1 and node.call_style == "args"
+        target = hidden.get(node.name)
         for k, source in enumerate(node.sources):
             names = ARG_NAMES.get(node.type, ())
             argument = (names[k] if k < len(names) else str(k)) if many else None
-            dot.add_edge(edge(source, node.name, argument))
+            if target is None and source not in hidden:
+                dot.add_edge(edge(source, node.name, argument))
+                continue
+            ends = (hidden.get(source, _node_id(source)), target or _node_id(node.name))
+            if ends[0] != ends[1] and ends not in drawn:  # edges inside a collapsed block vanish
+                drawn.add(ends)
+                dot.add_edge(pydot.Edge(*ends, color=COLOURS["edge"]))
     return dot
 
 

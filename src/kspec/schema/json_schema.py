@@ -55,6 +55,66 @@ def layer_schemas() -> list[dict[str, Any]]:
     return out
 
 
+_NAMES = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
+_EXPRESSION = {"type": "string", "pattern": "\\$\\{"}
+
+#: `{block: NAME, name, inputs, repeat, if, ...arguments}` (arguments are checked against the
+#: block's parameters by kspec, not by the schema).
+BLOCK_USE: dict[str, Any] = {
+    "title": "block use",
+    "type": "object",
+    "required": ["block"],
+    "properties": {
+        "block": {"type": "string", "description": "a name from `blocks:`"},
+        "name": {"type": "string", "description": "instance name; its layers are named <name>_<layer>"},
+        "inputs": {
+            **_NAMES,
+            "description": "input or earlier layer/instance name(s); default: the entry above",
+        },
+        "repeat": {
+            "anyOf": [{"type": "integer", "minimum": 1}, _EXPRESSION],
+            "description": "copies, chained",
+        },
+        "if": {"anyOf": [{"type": "boolean"}, _EXPRESSION], "description": "false: left out"},
+    },
+    "additionalProperties": True,
+}
+
+_PARAM = {
+    "anyOf": [
+        {"enum": ["int", "float", "string", "bool", "list"]},
+        {
+            "type": "object",
+            "required": ["type"],
+            "properties": {
+                "type": {"enum": ["int", "float", "string", "bool", "list"]},
+                "default": {},
+                "description": {"type": "string"},
+            },
+            "additionalProperties": False,
+        },
+    ]
+}
+
+#: `blocks:`: name -> {params, inputs, layers, outputs}; the layers are checked once used.
+BLOCKS: dict[str, Any] = {
+    "type": "object",
+    "description": "reusable sub-networks: name -> {params, inputs, layers, outputs}",
+    "additionalProperties": {
+        "type": "object",
+        "required": ["layers"],
+        "properties": {
+            "description": {"type": "string"},
+            "params": {"type": "object", "additionalProperties": _PARAM},
+            "inputs": {**_NAMES, "description": "the block's own input names (default: [x])"},
+            "layers": {"type": "array", "minItems": 1, "items": {"type": "object"}},
+            "outputs": {**_NAMES, "description": "default: the last entry"},
+        },
+        "additionalProperties": False,
+    },
+}
+
+
 def json_schema() -> dict[str, Any]:
     """The whole format as one JSON Schema (draft 2020-12)."""
     schema = SpecModel.model_json_schema()
@@ -66,9 +126,10 @@ def json_schema() -> dict[str, Any]:
     schema["properties"]["layers"] = {
         "type": "array",
         "minItems": 1,
-        "description": "the layers, in order",
-        "items": {"anyOf": layers},
+        "description": "the layers, in order; {block: NAME, ...} uses a block",
+        "items": {"anyOf": [*layers, BLOCK_USE]},
     }
+    schema["properties"]["blocks"] = BLOCKS
     defs.pop("LayerModel", None)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = SCHEMA_ID

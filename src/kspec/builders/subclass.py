@@ -99,7 +99,7 @@ def build_subclass(graph: Graph) -> SpecModel:
     symbolic = keras_inputs(graph)
     try:
         model(symbolic[0] if len(symbolic) == 1 else symbolic)
-        _record_input_shapes(graph, layers)
+        _record_input_shapes(graph, made)
         return model
     except Exception:
         pass  # one pass per layer only when needed (it doubles build time): name the layer at fault
@@ -107,11 +107,11 @@ def build_subclass(graph: Graph) -> SpecModel:
     for node in graph.nodes:
         values[node.name] = call_checked(graph, node, made[node.name], [values[s] for s in node.sources])
     model(symbolic[0] if len(symbolic) == 1 else symbolic)
-    _record_input_shapes(graph, layers)
+    _record_input_shapes(graph, made)
     return model
 
 
-def _record_input_shapes(graph: Graph, layers: list[Any]) -> None:
+def _record_input_shapes(graph: Graph, made: dict[str, Any]) -> None:
     """Give weightless layers (Dropout, Flatten, Add...) the input shape kspec inferred.
 
     A subclassed model's layers have no Functional nodes, so Keras's summary reads a layer's
@@ -120,7 +120,8 @@ def _record_input_shapes(graph: Graph, layers: list[Any]) -> None:
     """
     from keras.src.utils.python_utils import is_default
 
-    for node, layer in zip(graph.nodes, layers):
+    for node in graph.nodes:  # by name: layers inside blocks too
+        layer = made[node.name]
         if layer._build_shapes_dict or not is_default(layer.build):
             continue
         shapes = [graph.shapes.get(source) for source in node.sources]

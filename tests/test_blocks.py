@@ -302,3 +302,43 @@ def test_diagram_draws_each_instance_as_a_nested_cluster(api):
     assert '"block:res1_a" -> "block:res1_b"' in collapsed
     top = make_graph(graph, api, PlotOptions(depth=0)).to_string()
     assert '"block:res1" -> "block:res2"' in top and "res1_add" not in top
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    copies=st.integers(1, 4),
+    widths=st.lists(st.integers(1, 16), min_size=1, max_size=4),
+    residual=st.booleans(),
+    top_dense=st.booleans(),
+)
+def test_check_equals_expand_then_check_for_generated_block_specs(copies, widths, residual, top_dense):
+    """For any arguments: the spec and its flat expansion give the same rows and totals, and
+    the rows of each instance add up to its block total."""
+    from kspec.schema.flat import to_yaml
+
+    text = f"""
+blocks:
+  unit:
+    params: {{widths: list, residual: bool}}
+    layers:
+      - {{type: Dense, name: a, units: "${{widths[index % {len(widths)}]}}", activation: relu}}
+      - {{type: Dense, name: b, units: 8}}
+      - {{type: Add, name: add, inputs: [x, b], if: "${{residual}}"}}
+  pair:
+    params: {{widths: list, residual: bool}}
+    layers:
+      - {{block: unit, repeat: {copies}, name: "u${{index}}", widths: "${{widths}}", residual: "${{residual}}"}}
+inputs: [{{name: x, shape: [8]}}]
+layers:
+  - {{block: pair, name: p, widths: {widths}, residual: {str(residual).lower()}}}
+{"  - {type: Dense, units: 2}" if top_dense else ""}
+"""
+    spec = kspec.loads(text, file="gen.yaml")
+    report = kspec.check(spec).to_dict()
+    flat = kspec.check(kspec.loads(to_yaml(spec.document.data), file="flat.yaml")).to_dict()
+    assert [{k: v for k, v in r.items() if k != "block"} for r in report["layers"]] == flat["layers"]
+    assert report["total_params"] == flat["total_params"]
+    pair = report["blocks"][0]
+    assert len(pair["blocks"]) == copies
+    assert pair["params"] == sum(u["params"] for u in pair["blocks"])
+    assert report["total_params"] == pair["params"] + (18 if top_dense else 0)

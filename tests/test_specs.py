@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import kspec
-from conftest import SPECS, spec_ids, spec_params
+from conftest import SPECS, spec_params
 
 APIS = ("sequential", "functional", "subclass")
 pytestmark = pytest.mark.xdist_group("keras_specs")

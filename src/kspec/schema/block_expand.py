@@ -52,7 +52,8 @@ class _Scope:
 
 @dataclass
 class _Skipped:
-    """An entry whose `if:` is false: readers read its (first) input instead."""
+    """An entry whose `if:` is false: readers read its input instead (a merge: its last input,
+    the main path where the skip connection comes first, as in `Add([shortcut, x])`)."""
 
     source: Source | BlockInstance
 
@@ -221,7 +222,7 @@ class Expander:
         if not self._condition(entry, where, scope):
             skipped = self._sources(entry, where, scope)
             name = entry.get("name")
-            target = _Skipped(skipped[0] if skipped else scope.previous)  # type: ignore[arg-type]
+            target = _Skipped(skipped[-1] if skipped else scope.previous)  # type: ignore[arg-type]
             if isinstance(name, str):
                 scope.names[name] = target
             scope.previous = target  # type: ignore[assignment]
@@ -321,7 +322,7 @@ class Expander:
         const = _Scope(env=env, names=scope.names, prefix=scope.prefix, instance=scope.instance)
         if not self._condition(entry, where, const):
             sources = self._sources(entry, where, scope)
-            target = _Skipped(sources[0] if sources else scope.previous)  # type: ignore[arg-type]
+            target = _Skipped(sources[-1] if sources else scope.previous)  # type: ignore[arg-type]
             if isinstance(entry.get("name"), str):
                 scope.names[entry["name"]] = target
             scope.previous = target  # type: ignore[assignment]

@@ -33,7 +33,7 @@ RANK = {
     "playground": 6,
 }
 # Modules beneath every stage: they import no stage.
-BASE = {"kspec._version", "kspec._keras", "kspec.errors", "kspec.files", "kspec.backend"}
+BASE = {"kspec._version", "kspec._keras", "kspec.errors", "kspec.files", "kspec.backend", "kspec.modelfile"}
 
 
 def module_name(path) -> str:

@@ -87,15 +87,14 @@ def load_model(path: str, *, safe_mode: bool = True, backend: str | None = None)
     """`keras.models.load_model` with kspec's `SpecModel` registered and Keras's safe mode on.
 
     A `.keras` file loads on any backend; `backend` picks it (see `use_backend`).
+
+    The archive is inspected as data first (`kspec.modelfile`): a config naming anything but
+    Keras's own layers and objects is refused with a `SpecError` before Keras reads it.
     """
     use_backend(backend)
-    from kspec._keras import import_keras
+    from kspec.builders.loading import load_keras_model
 
-    keras = import_keras()
-
-    from kspec.builders import refreeze  # importing kspec.builders also registers SpecModel
-
-    return refreeze(keras.models.load_model(path, safe_mode=safe_mode))
+    return load_keras_model(path, safe_mode=safe_mode)
 
 
 def plot(

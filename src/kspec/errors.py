@@ -70,3 +70,18 @@ def describe(exc: BaseException, limit: int = 200) -> str:
 
 class KspecRuntimeError(RuntimeError):
     """A failure that is not the spec's fault (missing Graphviz, I/O...): exit code 1."""
+
+
+def shorten(value: object, limit: int = 60, *, quote: bool = True) -> str:
+    """A value for an error message: its repr (or text), one line, cut at `limit` characters.
+
+    Errors must never quote whole file contents (a CSV path `/proc/self/environ` would print
+    the environment), so every name taken from a user's file goes through here.
+
+    >>> shorten("x" * 100, 10)
+    "'xxxxxxxx…"
+    >>> shorten("a\\nb", quote=False)
+    'a b'
+    """
+    text = repr(value) if quote else " ".join(str(value).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 import yaml
 
 from kspec._version import __version__
-from kspec.errors import KspecRuntimeError, SpecError, first_line
+from kspec.errors import KspecRuntimeError, SpecError
 from kspec.files import save_model, write_text
 from kspec.graph.resolve import resolve
 from kspec.schema.io import load
@@ -315,18 +315,9 @@ def load_run(run_dir: str) -> tuple[dict[str, Any], Any]:
             f"{run_dir}: not a finished kspec run (needs run.json and model.keras; "
             "run `kspec train SPEC -o RUN_DIR` first)"
         )
-    from kspec._keras import import_keras
+    from kspec.builders.loading import load_keras_model
 
-    keras = import_keras()
-
-    from kspec.builders import refreeze  # importing kspec.builders also registers SpecModel
-
-    try:
-        model = refreeze(keras.models.load_model(model_path, safe_mode=True))
-    except Exception as exc:
-        line = first_line(exc)
-        raise KspecRuntimeError(f"{model_path}: cannot load the model: {line}") from None
-    return info, model
+    return info, load_keras_model(model_path)
 
 
 def predict(run_dir: str, input_path: str, out_path: str, batch_size: int = 256) -> dict[str, Any]:

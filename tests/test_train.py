@@ -193,13 +193,13 @@ def test_nan_loss_stops_with_a_clear_message(tmp_path, capsys):
 
 KILL_AFTER_EPOCH_2 = """
 import os, signal, sys
-import keras
-original = keras.callbacks.BackupAndRestore.on_epoch_end
+from kspec.training.backup import EpochBackup
+original = EpochBackup.on_epoch_end
 def on_epoch_end(self, epoch, logs=None):
     original(self, epoch, logs)
     if epoch == 1:  # the backup of epoch 2 is on disk: die the hard way
         os.kill(os.getpid(), signal.SIGKILL)
-keras.callbacks.BackupAndRestore.on_epoch_end = on_epoch_end
+EpochBackup.on_epoch_end = on_epoch_end
 from kspec.cli import main
 sys.exit(main(sys.argv[1:]))
 """
@@ -219,7 +219,7 @@ def test_run_killed_after_epoch_2_resumes_at_epoch_3(tmp_path, capsys):
     )
     assert proc.returncode == -9, proc.stderr
     assert json.load(open(out / "history.json"))["epoch"] == [1, 2]
-    assert json.load(open(out / "backup" / "training_metadata.json"))["epoch"] == 2
+    assert sorted(os.listdir(out / "backup")) == ["epoch-000002"]
     assert not (out / "model.keras").exists()
     first = json.load(open(out / "history.json"))
 
@@ -238,16 +238,16 @@ def test_run_killed_after_epoch_2_resumes_at_epoch_3(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_ctrl_c_stops_cleanly_and_keeps_finished_epochs(tmp_path, capsys, monkeypatch):
-    from kspec.training import fit
+    from kspec.training import backup
 
-    original = fit.HistoryLog.on_epoch_end
+    original = backup.EpochBackup.on_epoch_end
 
     def interrupt_after_two(self, epoch, logs=None):
         original(self, epoch, logs)
         if epoch == 1:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(fit.HistoryLog, "on_epoch_end", interrupt_after_two)
+    monkeypatch.setattr(backup.EpochBackup, "on_epoch_end", interrupt_after_two)
     spec = write_spec(tmp_path, small_spec(epochs=5))
     rc = main(["train", spec, "-o", str(tmp_path / "run"), "--quiet"])
     err = capsys.readouterr().err
@@ -255,7 +255,7 @@ def test_ctrl_c_stops_cleanly_and_keeps_finished_epochs(tmp_path, capsys, monkey
     assert "interrupted after epoch 2" in err and "Traceback" not in err
     assert json.load(open(tmp_path / "run" / "history.json"))["epoch"] == [1, 2]
     assert json.load(open(tmp_path / "run" / "run.json"))["status"] == "interrupted"
-    assert (tmp_path / "run" / "backup" / "latest.weights.h5").exists()
+    assert (tmp_path / "run" / "backup" / "epoch-000002" / "model.weights.h5").exists()
 
 
 # ------------------------------------------------------------------------------ run folders

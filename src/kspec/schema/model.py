@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema, field_validator
 
 from kspec.schema import names
 from kspec.schema.types import (
@@ -156,15 +156,53 @@ DataModel = Annotated[
 ]
 
 
+#: Callback arguments that name a file or folder Keras writes (BackupAndRestore deletes its
+#: folder when training ends): they must stay inside the run folder.
+CALLBACK_PATH_ARGS = {
+    "ModelCheckpoint": "filepath",
+    "CSVLogger": "filename",
+    "TensorBoard": "log_dir",
+    "BackupAndRestore": "backup_dir",
+}
+MAX_RUN_PATH = 200
+MAX_MODEL_NAME = 128
+
+
+def run_path_problem(value: Any) -> str | None:
+    """Why `value` is not a relative path inside the run folder (None: it is one)."""
+    if not isinstance(value, str) or not value.strip():
+        return f"must be a path inside the run folder, got {value!r}"[:120]
+    parts = value.replace("\\", "/").split("/")
+    if (
+        value.startswith(("/", "~", "\\"))
+        or (len(value) > 1 and value[1] == ":")
+        or ".." in parts
+        or "\x00" in value
+        or len(value) > MAX_RUN_PATH
+        or any(ord(c) < 32 for c in value)
+    ):
+        shown = value if len(value) <= 60 else value[:59] + "…"
+        return (
+            f"must be a relative path inside the run folder (no '..', no absolute path, no '~', "
+            f"at most {MAX_RUN_PATH} characters), got {shown!r}"
+        )
+    return None
+
+
 def _callback(v: Any) -> Any:
     if isinstance(v, str):
         v = {"type": v}
     if not isinstance(v, dict) or not isinstance(v.get("type"), str):
-        raise ValueError(f"must be {{type: CallbackName, ...arguments}}, got {v!r}")
+        raise ValueError(f"must be {{type: CallbackName, ...arguments}}, got {v!r}"[:200])
     if v["type"] in names.UNSAFE_CALLBACKS:
         raise ValueError(f"callback {v['type']!r} runs code or reaches the network and is not allowed")
     if v["type"] not in names.CALLBACKS:
         raise ValueError(names.unknown("callback", v["type"], names.CALLBACKS))
+    arg = CALLBACK_PATH_ARGS.get(v["type"])
+    if arg is not None and arg in v:
+        problem = run_path_problem(v[arg])
+        if problem:
+            raise ValueError(f"{v['type']}.{arg}: {problem}")
     return v
 
 
@@ -206,6 +244,21 @@ class SpecModel(Strict):
 
     kspec: Literal[1] = Field(1, description="format version")
     name: Name = Field("model", description="the Keras model name")
+
+    @field_validator("name")
+    @classmethod
+    def _folder_name(cls, v: str) -> str:
+        # `kspec train` writes to runs/<name> by default: '.'/'..' would put the run (and Keras's
+        # backup, which it deletes) into the current or parent folder; long names overflow the
+        # file system's 255-byte limit.
+        if v in (".", ".."):
+            raise ValueError(f"{v!r} is not a model name (the default run folder is runs/<name>)")
+        if len(v) > MAX_MODEL_NAME:
+            raise ValueError(
+                f"must be at most {MAX_MODEL_NAME} characters (it names the run folder), got {len(v)}"
+            )
+        return v
+
     description: Str | None = None
     api: Literal["sequential", "functional", "subclass"] = "functional"  # = APIS
     seed: NonNegativeInt | None = Field(None, description="same seed => same initial weights in every API")

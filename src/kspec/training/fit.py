@@ -1,8 +1,9 @@
 """Callbacks from the spec, resumable fitting and the per-epoch history log.
 
-Every run gets `BackupAndRestore(RUN_DIR/backup)` (so a killed run continues from its last
-finished epoch), `TerminateOnNaN`, and `HistoryLog`, which rewrites `history.json` after each
-epoch and keeps the epochs of an earlier, interrupted process.
+Every run gets `EpochBackup(RUN_DIR/backup)` (`kspec.training.backup`: a killed run continues
+from its last finished epoch, optimizer state included), `TerminateOnNaN`, and `HistoryLog`,
+which rewrites `history.json` after each epoch, starting from the epochs an earlier, interrupted
+process finished.
 """
 
 from __future__ import annotations
@@ -17,23 +18,13 @@ import keras
 
 from kspec.errors import KspecRuntimeError, first_line
 from kspec.files import write_text
-
-# Callback arguments that name a file or folder: relative paths are inside the run folder.
-_PATH_ARGS = {
-    "ModelCheckpoint": "filepath",
-    "CSVLogger": "filename",
-    "TensorBoard": "log_dir",
-    "BackupAndRestore": "backup_dir",
-}
+from kspec.schema.model import CALLBACK_PATH_ARGS
+from kspec.training.rundir import read_json
 
 
 def load_history(path: str) -> dict[str, list[Any]]:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-        return data if isinstance(data, dict) and isinstance(data.get("epoch"), list) else {"epoch": []}
-    except (OSError, ValueError):
-        return {"epoch": []}
+    data = read_json(path, limit=64 * 2**20)
+    return data if isinstance(data, dict) and isinstance(data.get("epoch"), list) else {"epoch": []}
 
 
 def _number(value: Any) -> Any:
@@ -44,39 +35,36 @@ def _number(value: Any) -> Any:
 class HistoryLog(keras.callbacks.Callback):
     """Write `history.json` ({"epoch": [1, 2, ...], "loss": [...], ...}) after every epoch.
 
-    It must come before BackupAndRestore in the callback list: an epoch is logged before its
-    backup is written, so a process killed in between never leaves a backup ahead of the log.
+    `history`: the epochs an interrupted process finished (from its backup), kept in front.
+    It must come before `EpochBackup` in the callback list, which snapshots this history.
     """
 
-    def __init__(self, path: str, *, quiet: bool = False) -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        quiet: bool = False,
+        history: dict[str, list[Any]] | None = None,
+        initial_epoch: int = 0,
+    ) -> None:
         super().__init__()
         self.path = path
         self.quiet = quiet
-        self.history: dict[str, list[Any]] = {"epoch": []}
-        self.initial_epoch = 0
-        self._started = False
+        self.initial_epoch = initial_epoch
+        old = history or {"epoch": []}
+        keep = [i for i, e in enumerate(old.get("epoch", [])) if isinstance(e, int) and e <= initial_epoch]
+        self.history: dict[str, list[Any]] = (
+            {k: [v[i] for i in keep if i < len(v)] for k, v in old.items() if isinstance(v, list)}
+            if keep
+            else {"epoch": []}
+        )
         self.last_logs: dict[str, Any] = {}
 
     def on_train_begin(self, logs: Any = None) -> None:
-        self.history = load_history(self.path)
-        self._started = False
-
-    def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
-        # The first epoch this process runs: earlier ones come from an interrupted process
-        # (BackupAndRestore restored its weights); later ones, if logged, are dropped.
-        if self._started:
-            return
-        self._started = True
-        self.initial_epoch = epoch
-        old = self.history
-        keep = [i for i, e in enumerate(old["epoch"]) if e <= epoch]
-        self.history = (
-            {k: [v[i] for i in keep if i < len(v)] for k, v in old.items()} if keep else {"epoch": []}
-        )
-        if epoch and not self.quiet:
+        if self.initial_epoch and not self.quiet:
             print(
-                f"kspec: resuming at epoch {epoch + 1} "
-                f"(epochs 1-{epoch} restored from {os.path.dirname(self.path)}/backup)",
+                f"kspec: resuming at epoch {self.initial_epoch + 1} "
+                f"(epochs 1-{self.initial_epoch} restored from {os.path.dirname(self.path)}/backup)",
                 file=sys.stderr,
                 flush=True,
             )
@@ -99,33 +87,49 @@ class HistoryLog(keras.callbacks.Callback):
 
 
 def make_callbacks(spec: Any, run_dir: str) -> list[keras.callbacks.Callback]:
-    """The spec's callbacks (by Keras class name) plus BackupAndRestore and TerminateOnNaN."""
+    """The spec's callbacks (by Keras class name) plus TerminateOnNaN.
+
+    Their file arguments are relative paths inside the run folder (the schema refuses others).
+    A `BackupAndRestore` in the spec is not built: every run has kspec's own `EpochBackup`.
+    """
     items = (spec.train or {}).get("callbacks") or []
     out: list[keras.callbacks.Callback] = []
-    backup_args: dict[str, Any] = {"backup_dir": os.path.join(run_dir, "backup"), "double_checkpoint": True}
     have_nan = False
     for i, item in enumerate(items):
         item = {"type": item} if isinstance(item, str) else dict(item)
         kind = item.pop("type")
-        path_arg = _PATH_ARGS.get(kind)
-        if path_arg and isinstance(item.get(path_arg), str) and not os.path.isabs(item[path_arg]):
-            item[path_arg] = os.path.join(run_dir, item[path_arg])
         if kind == "BackupAndRestore":
-            backup_args.update(item)
             continue
+        path_arg = CALLBACK_PATH_ARGS.get(kind)
+        if path_arg and isinstance(item.get(path_arg), str):
+            item[path_arg] = os.path.join(run_dir, item[path_arg])
         have_nan |= kind == "TerminateOnNaN"
         try:
             out.append(getattr(keras.callbacks, kind)(**item))
         except (TypeError, ValueError) as exc:
             line = first_line(exc)
             raise spec.error(("train", "callbacks", i), f"{kind}: {line}") from None
-    try:
-        backup = keras.callbacks.BackupAndRestore(**backup_args)
-    except (TypeError, ValueError) as exc:
-        raise spec.error(("train", "callbacks"), f"BackupAndRestore: {exc}") from None
     if not have_nan:
         out.append(keras.callbacks.TerminateOnNaN())
-    return [backup, *out]
+    return out
+
+
+def callback_targets(spec: Any) -> list[str]:
+    """The run-folder paths the spec's callbacks write (a checkpoint pattern's folder, if any)."""
+    out = []
+    for item in (spec.train or {}).get("callbacks") or []:
+        if not isinstance(item, dict) or item.get("type") == "BackupAndRestore":
+            continue
+        arg = CALLBACK_PATH_ARGS.get(item.get("type", ""))
+        value = item.get(arg) if arg else None
+        if not isinstance(value, str):
+            continue
+        value = os.path.normpath(value)
+        if "{" in value:  # ModelCheckpoint's `ckpt-{epoch:02d}.keras`: Keras picks the names
+            value = os.path.dirname(value.split("{", 1)[0]) or ""
+        if value and value != ".":
+            out.append(value)
+    return out
 
 
 def check_finite(history: dict[str, list[Any]], log: HistoryLog) -> None:

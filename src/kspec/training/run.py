@@ -25,26 +25,24 @@ from typing import Any, Protocol
 import yaml
 
 from kspec._version import __version__
-from kspec.errors import KspecRuntimeError, SpecError
+from kspec.errors import KspecRuntimeError, SpecError, shorten
 from kspec.files import save_model, write_text
 from kspec.graph.resolve import resolve
 from kspec.schema.io import load
 from kspec.schema.model import CompileModel, TrainModel
 from kspec.schema.options import BuildOptions
 from kspec.schema.validate import Spec
-
-RUN_FILES = (
-    "model.keras",
-    "history.json",
-    "metrics.json",
-    "summary.txt",
-    "summary.json",
-    "model.png",
-    "curves.png",
-    "report.html",
-    "run.json",
-    "spec.yaml",
-    "diagram_note.txt",
+from kspec.training.rundir import (
+    BACKUP,
+    LOCK,
+    RUN_FILES,
+    RunLock,
+    check_targets,
+    describe_previous,
+    owned,
+    read_json,
+    read_run,
+    remove_owned,
 )
 
 
@@ -69,6 +67,8 @@ class TrainResult:
     initial_epoch: int = 0
     files: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    #: True when the run folder already held this finished run and nothing was trained.
+    complete: bool = False
 
 
 def spec_hash(spec: Spec) -> str:
@@ -77,44 +77,62 @@ def spec_hash(spec: Spec) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def read_run(run_dir: str) -> dict[str, Any] | None:
-    try:
-        with open(os.path.join(run_dir, "run.json"), encoding="utf-8") as fh:
-            data = json.load(fh)
-        return data if isinstance(data, dict) else None
-    except (OSError, ValueError):
-        return None
+def _prepare_run_dir(
+    run_dir: str, digest: str, api: str, force: bool, targets: list[str]
+) -> tuple[str, dict[str, Any] | None]:
+    """Decide what to do with the (locked) run folder: "fresh", "resume" or "complete".
 
-
-def _prepare_run_dir(run_dir: str, spec: Spec, digest: str, api: str, force: bool) -> None:
-    """Refuse to overwrite a folder that holds something else, unless `force`."""
-    if os.path.exists(run_dir) and not os.path.isdir(run_dir):
-        raise SpecError("exists and is not a folder; choose another -o", file=run_dir)
-    previous = read_run(run_dir) if os.path.isdir(run_dir) else None
-    backup = os.path.join(run_dir, "backup")
-    if force:
-        if os.path.isdir(backup):
-            shutil.rmtree(backup)
-        for name in RUN_FILES:
-            if os.path.exists(os.path.join(run_dir, name)):
-                os.unlink(os.path.join(run_dir, name))
-        return
+    Never touches a file no kspec run recorded as its own, never goes through a link.
+    """
+    previous = read_run(run_dir)
     if previous is None:
-        if os.path.isdir(run_dir) and os.listdir(run_dir):
+        others = [n for n in os.listdir(run_dir) if n != LOCK]
+        if others and not force:
             raise SpecError(
                 "is not empty and holds no kspec run (no run.json); choose another -o "
-                "or pass --force to write into it",
+                "(--force writes into it only while none of kspec's file names are taken)",
                 file=run_dir,
             )
-        return
-    if previous.get("spec_hash") != digest:
+        check_targets(run_dir, targets, set())
+        return "fresh", None
+    if previous.get("spec_hash") != digest and not force:
         raise SpecError(
-            f"holds a run of another spec ({previous.get('spec_file') or previous.get('name')}, "
-            f"hash {previous.get('spec_hash')}); pass --force to overwrite it, or choose another -o",
+            f"holds a run of another spec ({describe_previous(previous)}, hash "
+            f"{shorten(previous.get('spec_hash'), 20, quote=False)}); pass --force to replace it "
+            "(only the files that run recorded as its own), or choose another -o",
             file=run_dir,
         )
-    if previous.get("api") != api and os.path.isdir(backup):
-        shutil.rmtree(backup)  # a backup of another API's model cannot be restored into this one
+    mine = owned(previous, targets)
+    check_targets(run_dir, targets, mine)
+    if force:
+        remove_owned(run_dir, mine)
+        return "fresh", None
+    if previous.get("status") == "finished" and os.path.isfile(os.path.join(run_dir, "model.keras")):
+        return "complete", previous
+    if previous.get("api") != api:  # a backup of another API's model cannot be restored into this one
+        remove_owned(run_dir, mine & {BACKUP})
+    return "resume", previous
+
+
+def _complete(run_dir: str, previous: dict[str, Any], quiet: bool) -> TrainResult:
+    """A finished run asked again: say so and leave it."""
+    from kspec.builders.loading import load_keras_model
+    from kspec.training.fit import load_history
+
+    metrics = read_json(os.path.join(run_dir, "metrics.json"))
+    _say(
+        quiet,
+        f"{run_dir} is complete ({previous.get('finished_epochs', '?')} epochs of this spec, "
+        f"{previous.get('api')}); nothing to do. Pass --force to train it again",
+    )
+    return TrainResult(
+        run_dir=run_dir,
+        model=load_keras_model(os.path.join(run_dir, "model.keras")),
+        history=load_history(os.path.join(run_dir, "history.json")),
+        metrics=metrics if isinstance(metrics, dict) else {},
+        initial_epoch=int(previous.get("finished_epochs") or 0),
+        complete=True,
+    )
 
 
 def _spec_text(spec: Spec) -> str:
@@ -187,8 +205,48 @@ def train(
     graph = resolve(spec, build_options)
     CompileModel.model_validate(spec.compile or {})
     digest = spec_hash(spec)
-    _prepare_run_dir(run_dir, spec, digest, api, force)
+    from kspec.training.fit import callback_targets
 
+    targets = [*RUN_FILES, BACKUP, LOCK, *callback_targets(spec)]
+    if os.path.lexists(run_dir) and not os.path.isdir(run_dir):
+        raise SpecError("exists and is not a folder; choose another -o", file=run_dir)
+    created = not os.path.lexists(run_dir)
+    try:
+        os.makedirs(run_dir, exist_ok=True)
+    except OSError as exc:
+        raise SpecError(f"cannot create the run folder: {exc.strerror}", file=run_dir) from None
+    lock = RunLock(run_dir)
+    try:
+        state, previous = _prepare_run_dir(run_dir, digest, api, force, targets)
+        if state == "complete":
+            assert previous is not None
+            return _complete(run_dir, previous, quiet)
+        return _fit(
+            spec, graph, run_dir, digest, api, state, targets, start, epochs, batch_size, quiet, reporter
+        )
+    except BaseException:
+        if created and os.listdir(run_dir) == [LOCK]:  # failed before writing anything: leave no trace
+            os.unlink(os.path.join(run_dir, LOCK))
+            os.rmdir(run_dir)
+        raise
+    finally:
+        lock.release()
+
+
+def _fit(
+    spec: Spec,
+    graph: Any,
+    run_dir: str,
+    digest: str,
+    api: str,
+    state: str,
+    targets: list[str],
+    start: float,
+    epochs: int | None,
+    batch_size: int | None,
+    quiet: bool,
+    reporter: RunReporter | None,
+) -> TrainResult:
     arrays, train_cfg = prepare_data(spec, graph)
     epochs = epochs or train_cfg.epochs
     batch_size = batch_size or train_cfg.batch_size
@@ -200,6 +258,7 @@ def train(
 
     from kspec.builders import build_model
     from kspec.training import data as D
+    from kspec.training.backup import EpochBackup, complete_epochs, restore
     from kspec.training.compile import compile_kwargs
     from kspec.training.fit import HistoryLog, NanWatch, check_finite, make_callbacks
 
@@ -207,8 +266,9 @@ def train(
         keras.utils.set_random_seed(spec.seed)
     model = build_model(graph, api)
     model.compile(**compile_kwargs(graph, spec.compile))
+    backup_dir = os.path.join(run_dir, BACKUP)
+    initial_epoch, restored = restore(model, backup_dir) if state == "resume" else (0, None)
 
-    os.makedirs(run_dir, exist_ok=True)
     run_info: dict[str, Any] = {
         "kspec_version": __version__,
         "name": spec.name,
@@ -224,16 +284,19 @@ def train(
         "scale": arrays.scale,
         "inputs": [i.name for i in graph.inputs],
         "outputs": list(graph.outputs),
+        # The manifest: everything this run may write. `--force` deletes only these, later.
+        "files": targets,
     }
-    write_text(os.path.join(run_dir, "spec.yaml"), _spec_text(spec))
     write_text(os.path.join(run_dir, "run.json"), json.dumps(run_info, indent=1) + "\n")
+    write_text(os.path.join(run_dir, "spec.yaml"), _spec_text(spec))
 
     train_ds = D.make_dataset(arrays, arrays.train, batch_size, shuffle=train_cfg.shuffle, seed=seed)
     val_ds = D.make_dataset(arrays, arrays.val, batch_size) if len(arrays.val) else None
     history_path = os.path.join(run_dir, "history.json")
-    log = HistoryLog(history_path, quiet=quiet)
+    log = HistoryLog(history_path, quiet=quiet, history=restored, initial_epoch=initial_epoch)
     nan = NanWatch()
-    callbacks = [log, nan, *make_callbacks(spec, run_dir)]  # the log first: see HistoryLog
+    # The log first, then the backup (it snapshots the log's history, this epoch included).
+    callbacks = [log, EpochBackup(backup_dir, log), nan, *make_callbacks(spec, run_dir)]
     _say(
         quiet,
         f"training {spec.name} ({api}) on {len(arrays.train)} rows"
@@ -245,17 +308,19 @@ def train(
             train_ds,
             validation_data=val_ds,
             epochs=epochs,
+            initial_epoch=min(initial_epoch, epochs),
             callbacks=callbacks,
             shuffle=False,
             verbose=0 if quiet else (1 if sys.stdout.isatty() else 2),  # bars only on a terminal
         )
     except KeyboardInterrupt:
-        done = log.history["epoch"][-1] if log.history["epoch"] else 0
+        backups = complete_epochs(backup_dir)
+        done = backups[-1][0] if backups else 0
         run_info.update(status="interrupted", finished_epochs=done)
         write_text(os.path.join(run_dir, "run.json"), json.dumps(run_info, indent=1) + "\n")
         print(
             f"\nkspec: interrupted after epoch {done}; finished epochs are kept in {run_dir} "
-            "(history.json, backup/): run the same command again to resume",
+            "(backup/): run the same command again to resume",
             file=sys.stderr,
             flush=True,
         )
@@ -277,6 +342,8 @@ def train(
         metrics = {k: float(v) for k, v in result.items()}
         _say(quiet, "test: " + ", ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
     write_text(os.path.join(run_dir, "metrics.json"), json.dumps(metrics, indent=1) + "\n")
+    if not os.path.exists(history_path):  # nothing left to train: the backup's history
+        write_text(history_path, json.dumps(history, indent=1) + "\n")
 
     save_model(model, os.path.join(run_dir, "model.keras"))
     files = ["model.keras", "history.json", "metrics.json"]
@@ -285,19 +352,21 @@ def train(
     run_info.update(
         status="finished",
         finished_epochs=history["epoch"][-1] if history["epoch"] else 0,
-        initial_epoch=log.initial_epoch,
+        initial_epoch=initial_epoch,
         seconds=round(time.perf_counter() - start, 2),
     )
     write_text(os.path.join(run_dir, "run.json"), json.dumps(run_info, indent=1) + "\n")
     if reporter is not None:
         files += reporter.page(run_dir)
+    if os.path.isdir(backup_dir) and not os.path.islink(backup_dir):
+        shutil.rmtree(backup_dir)  # the run is saved: the backup has done its job
     _say(quiet, f"wrote {run_dir}/ ({', '.join(files)})")
     return TrainResult(
         run_dir=run_dir,
         model=model,
         history=history,
         metrics=metrics,
-        initial_epoch=log.initial_epoch,
+        initial_epoch=initial_epoch,
         files=files,
         seconds=time.perf_counter() - start,
     )

@@ -217,17 +217,20 @@ def _regular_file(path: str) -> os.stat_result:
     return st
 
 
-def _central_directory(fh: Any, path: str) -> None:
-    """Bound the zip's central directory from its end record, before `zipfile` parses it."""
+def check_zip_directory(fh: Any, path: str) -> None:
+    """Bound a zip's central directory from its end record, before `zipfile` parses it into
+    memory (also used for `.npz` data files)."""
     end = getattr(zipfile, "_EndRecData", None)
     if end is None:  # pragma: no cover - every CPython has it; the member bound below still holds
         return
     rec = end(fh)
     if rec is None:
-        raise SpecError("is not a Keras model archive (not a zip file)", file=path)
+        raise SpecError("is not a zip archive (a .keras model and an .npz are zip files)", file=path)
     entries, size = rec[4], rec[5]  # _ECD_ENTRIES_TOTAL, _ECD_SIZE
     if entries > MAX_MEMBERS or size > MAX_CENTRAL_DIRECTORY:
-        raise SpecError(f"the archive lists {entries:,} members; a Keras model has a few", file=path)
+        raise SpecError(
+            f"the archive lists {entries:,} members, over kspec's limit of {MAX_MEMBERS:,}", file=path
+        )
     fh.seek(0)
 
 
@@ -295,7 +298,7 @@ def inspect_keras_archive(
             )
         fh.seek(0)
         try:
-            _central_directory(fh, path)
+            check_zip_directory(fh, path)
             with zipfile.ZipFile(fh) as zf:
                 members = _check_members(zf.infolist(), path)
                 if "config.json" not in members:

@@ -57,6 +57,42 @@ def max_params(environ: Mapping[str, str] | None = None, override: int | None = 
     return value
 
 
+#: Training data in memory (features and targets, with the copies training makes): 4 GiB by
+#: default; `KSPEC_MAX_DATA_BYTES` changes it (0: no limit).
+DEFAULT_MAX_DATA_BYTES = 4 * 2**30
+ENV_MAX_DATA_BYTES = "KSPEC_MAX_DATA_BYTES"
+#: Copies of the data while training: the array, its float32 form, tf.data's, a gathered split.
+DATA_COPIES = 4
+
+
+def max_data_bytes(environ: Mapping[str, str] | None = None) -> int:
+    """The active data memory limit in bytes (0 = none)."""
+    environ = os.environ if environ is None else environ
+    raw = environ.get(ENV_MAX_DATA_BYTES, "").strip().replace("_", "")
+    if not raw:
+        return DEFAULT_MAX_DATA_BYTES
+    try:
+        value = int(float(raw))
+    except ValueError:
+        raise SpecError(f"{ENV_MAX_DATA_BYTES} must be a number of bytes, got {raw[:40]!r}") from None
+    if value < 0:
+        raise SpecError(f"{ENV_MAX_DATA_BYTES} must not be negative, got {raw[:40]!r}")
+    return value
+
+
+def data_problem(nbytes: int, what: str) -> str | None:
+    """Why data needing `nbytes` (before copies) may not be loaded, or None."""
+    limit = max_data_bytes()
+    need = nbytes * DATA_COPIES
+    if not limit or need <= limit:
+        return None
+    return (
+        f"{what} needs about {_gib(need)} of memory to train on (about {_gib(nbytes)} as float32, "
+        f"{DATA_COPIES} copies), over the limit of {_gib(limit)}; raise it with {ENV_MAX_DATA_BYTES} "
+        "(bytes, 0: no limit) if this machine has the memory"
+    )
+
+
 def _gib(n: int) -> str:
     return f"{n / 2**30:,.1f} GiB"
 

@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import csv
 import os
+import stat
 import zipfile
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from kspec.errors import KspecRuntimeError, first_line
+from kspec.errors import KspecRuntimeError, SpecError, first_line, shorten
 from kspec.graph.resolve import Graph
+from kspec.modelfile import check_zip_directory
+from kspec.schema.limits import data_problem
 
 # Arrays smaller than this are gathered into memory and sliced by tf.data; larger ones
 # (memory-mapped npz members) are gathered batch by batch.
@@ -179,39 +182,101 @@ def _zip_member_memmap(path: str, member: str) -> np.ndarray | None:
     return np.memmap(path, dtype=dtype, mode="r", shape=shape, offset=offset, order="F" if fortran else "C")
 
 
-def load_npz(path: str) -> dict[str, np.ndarray]:
-    """The arrays of an `.npz`, memory-mapped where stored uncompressed (never pickles)."""
+def npz_headers(path: str) -> dict[str, tuple[tuple[int, ...], np.dtype[Any]]]:
+    """Shape and dtype of every array of an `.npz`, from the `.npy` headers alone (nothing
+    decompressed beyond them): what loading it would allocate, known before allocating."""
+    out: dict[str, tuple[tuple[int, ...], np.dtype[Any]]] = {}
+    with open(path, "rb") as raw:
+        check_zip_directory(raw, path)
+        with zipfile.ZipFile(raw) as zf:
+            for info in zf.infolist():
+                if not info.filename.endswith(".npy"):
+                    continue
+                with zf.open(info) as fh:
+                    version = np.lib.format.read_magic(fh)
+                    if version == (1, 0):
+                        shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+                    elif version in ((2, 0), (3, 0)):
+                        shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+                    else:
+                        raise ValueError(f"{info.filename}: unknown .npy format {version}")
+                out[info.filename[:-4]] = (tuple(int(d) for d in shape), dtype)
+    return out
+
+
+def array_bytes(shape: tuple[int, ...], dtype: np.dtype[Any]) -> int:
+    """Bytes of an array once kspec converts it to float32 (or keeps a wider type)."""
+    n = 1
+    for d in shape:
+        n *= max(int(d), 0)
+    return n * max(dtype.itemsize, 4)
+
+
+def load_npz(path: str, names: list[str] | None = None) -> dict[str, np.ndarray]:
+    """The arrays `names` (default: all) of an `.npz`, memory-mapped where stored uncompressed
+    (never pickles; a compressed member is decompressed only when asked for)."""
     out: dict[str, np.ndarray] = {}
     with np.load(path, allow_pickle=False) as npz:
-        names = list(npz.files)
-        for name in names:
-            member = name + ".npy"
+        for name in npz.files if names is None else names:
             mapped = None
             try:
-                mapped = _zip_member_memmap(path, member)
+                mapped = _zip_member_memmap(path, name + ".npy")
             except (KeyError, OSError, ValueError):
                 mapped = None
             out[name] = mapped if mapped is not None else npz[name]
     return out
 
 
-def read_csv(path: str, delimiter: str = ",") -> tuple[list[str], np.ndarray]:
-    """Header and a float32 table; a non-numeric cell is an error naming row and column."""
-    with open(path, newline="", encoding="utf-8") as fh:
-        rows = list(csv.reader(fh, delimiter=delimiter))
+MAX_LINE = 1 * 2**20
+MAX_COLUMNS = 100_000
+
+
+def read_csv(path: str, delimiter: str = ",", *, what: str | None = None) -> tuple[list[str], np.ndarray]:
+    """Header and a float32 table; a non-numeric cell is an error naming row and column.
+
+    Two passes, neither holding more than a line: the first counts rows and bounds line
+    lengths, then the table is sized (and checked against the data memory limit) before it is
+    allocated and filled.
+    """
+    rows = 0
+    with open(path, "rb") as fh:
+        while True:
+            line = fh.readline(MAX_LINE + 1)
+            if not line:
+                break
+            if len(line) > MAX_LINE and not line.endswith(b"\n"):
+                raise ValueError(f"line {rows + 1} is longer than {MAX_LINE:,} bytes")
+            rows += 1
     if not rows:
         raise ValueError("the file is empty")
-    header = [h.strip() for h in rows[0]]
-    table = np.empty((len(rows) - 1, len(header)), dtype=np.float32)
-    for r, row in enumerate(rows[1:]):
-        if len(row) != len(header):
-            raise ValueError(f"row {r + 2} has {len(row)} cells, the header has {len(header)}")
-        for c, cell in enumerate(row):
-            try:
-                table[r, c] = float(cell)
-            except ValueError:
-                raise ValueError(f"row {r + 2}, column {header[c]!r}: not a number: {cell!r}") from None
-    return header, table
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh, delimiter=delimiter)
+        header = [h.strip() for h in next(reader, [])]
+        if len(header) > MAX_COLUMNS:
+            raise ValueError(f"the header has {len(header):,} columns, over kspec's limit of {MAX_COLUMNS:,}")
+        problem = data_problem((rows - 1) * len(header) * 4, what or os.path.basename(path))
+        if problem:
+            raise ValueError(problem)
+        table = np.empty((rows - 1, len(header)), dtype=np.float32)
+        r = -1
+        for r, row in enumerate(reader):
+            if len(row) != len(header):
+                raise ValueError(f"row {r + 2} has {len(row)} cells, the header has {len(header)}")
+            for c, cell in enumerate(row):
+                try:
+                    table[r, c] = float(cell)
+                except ValueError:
+                    raise ValueError(
+                        f"row {r + 2}, column {shorten(header[c], 40)}: not a number: {shorten(cell, 40)}"
+                    ) from None
+    return header, table[: r + 1]
+
+
+def names_list(names: list[str], limit: int = 8) -> str:
+    """A few names for an error message, each cut short (a file's header may be anything)."""
+    shown = [shorten(n, 40, quote=False) for n in names[:limit]]
+    more = f", ... ({len(names)} in all)" if len(names) > limit else ""
+    return (", ".join(shown) or "none") + more
 
 
 def _resolve_path(spec_dir: str, path: str) -> str:
@@ -265,22 +330,45 @@ def load_arrays(graph: Graph, data: dict[str, Any], spec_dir: str) -> Arrays:
         arrays = Arrays(x={in_names[0]: x}, y={o: y for o in out_names})
     elif kind == "npz":
         path = _resolve_path(spec_dir, data["path"])
-        try:
-            stored = load_npz(path)
-        except FileNotFoundError:
-            raise err(DATA_PATH + ("path",), f"no such file: {path}") from None
-        except (OSError, ValueError, zipfile.BadZipFile) as exc:
-            raise err(DATA_PATH + ("path",), f"cannot read {path} as .npz: {exc}") from None
         x_map = _by_name(data.get("x", "x"), in_names, "input", err, "x")
         y_map = _by_name(data.get("y", "y"), out_names, "output", err, "y")
+        try:
+            headers = npz_headers(path)
+        except FileNotFoundError:
+            raise err(DATA_PATH + ("path",), f"no such file: {shorten(path, 120, quote=False)}") from None
+        except SpecError as exc:
+            raise err(DATA_PATH + ("path",), exc.message) from None
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            raise err(
+                DATA_PATH + ("path",), f"cannot read it as .npz: {shorten(str(exc), 120, quote=False)}"
+            ) from None
         for key, mapping in (("x", x_map), ("y", y_map)):
             for array in mapping.values():
-                if array not in stored:
+                if array not in headers:
                     raise err(
                         DATA_PATH + (key,),
-                        f"{os.path.basename(path)} has no array {array!r}; "
-                        f"it has {', '.join(sorted(stored)) or 'none'}",
+                        f"{shorten(os.path.basename(path), 60, quote=False)} has no array {shorten(array, 40)}; "
+                        f"it has {names_list(sorted(headers))}",
                     )
+        used = sorted(set(x_map.values()) | set(y_map.values()))
+        for name in used:
+            if headers[name][1].hasobject:
+                raise err(
+                    DATA_PATH + ("path",),
+                    f"array {shorten(name, 40)} holds Python objects (pickles); kspec reads numbers only",
+                )
+        problem = data_problem(
+            sum(array_bytes(*headers[n]) for n in used),
+            "the arrays " + ", ".join(f"{shorten(n, 30, quote=False)} {headers[n][0]}" for n in used[:4]),
+        )
+        if problem:
+            raise err(DATA_PATH + ("path",), problem)
+        try:
+            stored = load_npz(path, used)
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            raise err(
+                DATA_PATH + ("path",), f"cannot read it as .npz: {shorten(str(exc), 120, quote=False)}"
+            ) from None
         arrays = Arrays(
             x={k: stored[v] for k, v in x_map.items()}, y={k: stored[v] for k, v in y_map.items()}
         )
@@ -306,14 +394,16 @@ def _csv(data: dict[str, Any], spec_dir: str, in_names: list[str], out_names: li
     try:
         header, table = read_csv(path, data.get("delimiter", ","))
     except FileNotFoundError:
-        raise err(DATA_PATH + ("path",), f"no such file: {path}") from None
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise err(DATA_PATH + ("path",), f"cannot read {path}: {exc}") from None
+        raise err(DATA_PATH + ("path",), f"no such file: {shorten(path, 120, quote=False)}") from None
+    except (OSError, ValueError, UnicodeDecodeError, csv.Error) as exc:
+        raise err(DATA_PATH + ("path",), f"cannot read it: {shorten(str(exc), 300, quote=False)}") from None
     labels = data["label"] if isinstance(data["label"], list) else [data["label"]]
     for col in labels + list(data.get("features") or []):
         if col not in header:
             raise err(
-                DATA_PATH, f"{os.path.basename(path)} has no column {col!r}; it has {', '.join(header)}"
+                DATA_PATH,
+                f"{shorten(os.path.basename(path), 60, quote=False)} has no column {shorten(col, 40)}; "
+                f"it has {names_list(header)}",
             )
     features = data.get("features") or [h for h in header if h not in labels]
     col = {h: i for i, h in enumerate(header)}
@@ -524,21 +614,39 @@ def make_dataset(
 
 def load_input_file(path: str, input_names: list[str]) -> dict[str, np.ndarray]:
     """Features for `kspec predict`: an npz (arrays by input name, or its only array) or a csv."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        raise SpecError("no such file", file=path) from None
+    if not stat.S_ISREG(st.st_mode):
+        raise SpecError("is not a regular file (a FIFO, device or folder); --input reads a file", file=path)
     if path.endswith(".npz"):
-        stored = load_npz(path)
-        if all(n in stored for n in input_names):
-            return {n: stored[n] for n in input_names}
-        if len(input_names) == 1 and ("x" in stored or len(stored) == 1):
-            return {input_names[0]: stored["x"] if "x" in stored else next(iter(stored.values()))}
-        raise KspecRuntimeError(
-            f"{path} has arrays {', '.join(sorted(stored))}; expected "
-            f"{', '.join(input_names)}" + (" or x" if len(input_names) == 1 else "")
-        )
+        try:
+            headers = npz_headers(path)
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            raise SpecError(
+                f"cannot read it as .npz: {shorten(str(exc), 120, quote=False)}", file=path
+            ) from None
+        if all(n in headers for n in input_names):
+            wanted = {n: n for n in input_names}
+        elif len(input_names) == 1 and ("x" in headers or len(headers) == 1):
+            wanted = {input_names[0]: "x" if "x" in headers else next(iter(headers))}
+        else:
+            raise SpecError(
+                f"has arrays {names_list(sorted(headers))}; expected "
+                f"{', '.join(input_names)}" + (" or x" if len(input_names) == 1 else ""),
+                file=path,
+            )
+        problem = data_problem(sum(array_bytes(*headers[a]) for a in wanted.values()), "the input arrays")
+        if problem or any(headers[a][1].hasobject for a in wanted.values()):
+            raise SpecError(problem or "holds Python objects (pickles); kspec reads numbers only", file=path)
+        stored = load_npz(path, list(wanted.values()))
+        return {n: stored[a] for n, a in wanted.items()}
     if path.endswith(".csv"):
         try:
             header, table = read_csv(path)
-        except ValueError as exc:
-            raise KspecRuntimeError(f"{path}: {exc}") from None
+        except (ValueError, UnicodeDecodeError, csv.Error) as exc:
+            raise SpecError(shorten(str(exc), 300, quote=False), file=path) from None
         if len(input_names) == 1:
             return {input_names[0]: table}
         out = {}

@@ -28,7 +28,8 @@ from kspec._version import __version__
 from kspec.errors import KspecRuntimeError, SpecError, shorten
 from kspec.files import save_model, write_text
 from kspec.graph.resolve import resolve
-from kspec.schema.io import load
+from kspec.schema.io import load, loads
+from kspec.schema.loader import MAX_BYTES as MAX_SPEC_BYTES
 from kspec.schema.model import CompileModel, TrainModel
 from kspec.schema.options import BuildOptions
 from kspec.schema.validate import Spec
@@ -396,11 +397,14 @@ def predict(run_dir: str, input_path: str, out_path: str, batch_size: int = 256)
     from kspec.files import atomic_path
     from kspec.training import data as D
 
+    listed = (read_run(run_dir) or {}).get("inputs")
+    named: list[str] = [n for n in listed if isinstance(n, str)] if isinstance(listed, list) else []
+    early = bool(named) and len(named) == len(listed or [])
+    x = D.load_input_file(input_path, named) if early else None  # a bad --input fails before the model loads
     info, model = load_run(run_dir)
-    inputs = info.get("inputs") or [t.name.split(":")[0] for t in model.inputs]
-    if not os.path.exists(input_path):
-        raise KspecRuntimeError(f"{input_path}: no such file")
-    x = D.load_input_file(input_path, inputs)
+    inputs: list[str] = named if early else [t.name.split(":")[0] for t in model.inputs]
+    if x is None:
+        x = D.load_input_file(input_path, inputs)
     shapes = {}
     try:
         shapes = {name: tuple(t.shape[1:]) for name, t in zip(inputs, model.inputs)}
@@ -434,11 +438,29 @@ def evaluate(run_dir: str, batch_size: int | None = None) -> dict[str, float]:
     from kspec.training import data as D
 
     info, model = load_run(run_dir)
-    spec = load(os.path.join(run_dir, "spec.yaml"))
+    spec_path = os.path.join(run_dir, "spec.yaml")
+    if os.path.islink(spec_path) or not os.path.isfile(spec_path):
+        raise KspecRuntimeError(f"{spec_path}: missing or not a regular file")
+    with open(spec_path, encoding="utf-8") as fh:
+        text = fh.read(MAX_SPEC_BYTES + 1)
+    if len(text) > MAX_SPEC_BYTES:
+        raise SpecError(f"file too large (the limit is {MAX_SPEC_BYTES} bytes)", file=spec_path)
+    # The copy's data paths are relative to the original spec's folder, not to the run folder:
+    # validate it as text (no path check beside the copy), then read the data from there.
+    spec = loads(text, file=f"<{spec_path}>")
     if spec.train is None:
-        raise KspecRuntimeError(f"{run_dir}/spec.yaml has no train: section")
+        raise KspecRuntimeError(f"{spec_path} has no train: section")
     graph = resolve(spec)
-    arrays, train_cfg = prepare_data(spec, graph, spec_dir=info.get("spec_dir"))
+    spec_dir = info.get("spec_dir")
+    data_path = (spec.train.get("data") or {}).get("path")
+    if not isinstance(spec_dir, str) or not os.path.isdir(spec_dir):
+        spec_dir = run_dir
+    elif isinstance(data_path, str) and not os.path.isabs(data_path):
+        if not os.path.exists(os.path.join(spec_dir, data_path)) and os.path.exists(
+            os.path.join(run_dir, data_path)
+        ):
+            spec_dir = run_dir  # the run folder was moved together with its data
+    arrays, train_cfg = prepare_data(spec, graph, spec_dir=spec_dir)
     if not len(arrays.test):
         raise KspecRuntimeError(f"{run_dir}: the spec has no test split (train.test_split is 0)")
     ds = D.make_dataset(arrays, arrays.test, batch_size or info.get("batch_size") or train_cfg.batch_size)

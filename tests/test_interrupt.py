@@ -42,7 +42,12 @@ SPEC = textwrap.dedent(f"""\
       validation_split: 0.1
       test_split: 0.2
     """)
-ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_BACKEND": "tensorflow", "PYTHONPATH": str(ROOT / "src")}
+ENV = {
+    **os.environ,
+    "TF_CPP_MIN_LOG_LEVEL": "3",
+    "KERAS_BACKEND": "tensorflow",
+    "PYTHONPATH": str(ROOT / "src"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +87,9 @@ def backed_up(run_dir) -> int:
 def rerun_until_done(spec, run_dir, capsys) -> None:
     """Rerun in this process; it must resume at the backed-up epoch and never train it again."""
     done = backed_up(run_dir)
-    finished_before = (run_dir / "run.json").exists() and json.load(open(run_dir / "run.json")).get("status") == "finished"
+    finished_before = (run_dir / "run.json").exists() and json.load(open(run_dir / "run.json")).get(
+        "status"
+    ) == "finished"
     rc = main(["train", str(spec), "-o", str(run_dir)])
     out = capsys.readouterr()
     assert rc == 0, out.err
@@ -132,7 +139,13 @@ def kill_rounds(n: int, seed: int, tmp_path, reference, capsys) -> None:
 
 @pytest.mark.slow
 def test_sigkill_and_sigint_at_random_moments_resume_exactly(tmp_path, reference, capsys):
-    kill_rounds(2, seed=int(os.environ.get("KSPEC_KILL_SEED", "19")), tmp_path=tmp_path, reference=reference, capsys=capsys)
+    kill_rounds(
+        2,
+        seed=int(os.environ.get("KSPEC_KILL_SEED", "19")),
+        tmp_path=tmp_path,
+        reference=reference,
+        capsys=capsys,
+    )
 
 
 @pytest.mark.heavy

@@ -219,7 +219,7 @@ def test_long_hostile_names_are_truncated(tmp_path):
 def test_not_a_zip_is_named_as_such(tmp_path):
     path = tmp_path / "m.keras"
     path.write_bytes(b"hello, I am not a zip\n" * 10)
-    with pytest.raises(SpecError, match="not a Keras model archive"):
+    with pytest.raises(SpecError, match="is not a zip archive"):
         inspect_keras_archive(path)
 
 

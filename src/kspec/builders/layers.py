@@ -23,13 +23,52 @@ def prepare(graph: Graph) -> None:
     Runs before any layer is created, so an over-limit model is refused before Keras
     allocates its weights, and an untrusted plugin is refused before it is imported.
     """
-    from kspec.schema.limits import check_graph
+    from kspec.schema.limits import check_graph, max_params
 
-    check_graph(graph)
+    if _COUNTING:  # the symbolic build below: limits and plugins are already done
+        return
     trusted_plugins(graph)
+    check_graph(graph)
     load_plugins(graph.plugin_modules)
+    if max_params(override=graph.options.max_params) and any(n.params is None for n in graph.nodes):
+        check_graph(graph, counts=symbolic_counts(graph))
     if graph.seed is not None:
         keras.utils.set_random_seed(graph.seed)
+
+
+_COUNTING: list[bool] = []
+
+
+def symbolic_counts(graph: Graph) -> dict[str, int]:
+    """Parameters of every layer, counted by Keras on symbolic inputs without allocating a weight.
+
+    Layers outside kspec's registry (SpectralNormalization around a large Dense, plugins) have
+    no count at check time; Keras builds them here inside a `StatelessScope` that defers every
+    variable's initialization, so only shapes exist. The deferred variables are dropped after.
+    """
+    import numpy as np
+    from keras.src.backend.common import global_state
+
+    from kspec.builders.functional import build_functional
+
+    pending = list(global_state.get_global_attribute("uninitialized_variables", []) or [])
+    _COUNTING.append(True)
+    try:
+        with keras.StatelessScope(initialize_variables=False):
+            model = build_functional(graph)
+            return {layer.name: sum(int(np.prod(v.shape)) for v in layer.weights) for layer in model.layers}
+    except ValueError as exc:
+        if "stateless scope" not in str(exc):
+            raise
+        unknown = next(n for n in graph.nodes if n.params is None)
+        raise graph.spec.error(
+            unknown.spec.path,
+            f"kspec cannot count the parameters of {unknown.name!r} ({unknown.type}, outside its "
+            "registry) without allocating them; pass --max-params 0 to build it anyway",
+        ) from None
+    finally:
+        _COUNTING.pop()
+        global_state.set_global_attribute("uninitialized_variables", pending)
 
 
 def trusted_plugins(graph: Graph) -> None:

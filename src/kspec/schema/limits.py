@@ -97,17 +97,19 @@ def _gib(n: int) -> str:
     return f"{n / 2**30:,.1f} GiB"
 
 
-def check_graph(graph: Any) -> None:
+def check_graph(graph: Any, counts: Mapping[str, int] | None = None) -> None:
     """Raise a located `SpecError` when `graph` is over the parameter limit; call before building.
 
-    Layers the checker cannot count (outside the registry) count as zero, so the estimate is a
-    lower bound; the error names the largest layer so the user knows what to shrink.
+    Layers the checker cannot count (outside the registry) count as zero unless `counts` (by
+    layer name, from Keras's symbolic build: `kspec.builders.layers.symbolic_counts`) has
+    them; the error names the largest layer so the user knows what to shrink.
     """
     spec = graph.spec
     limit = max_params(override=graph.options.max_params)
     if not limit:
         return
-    counted = [(n.params or 0, n) for n in graph.nodes]
+    counts = counts or {}
+    counted = [(n.params if n.params is not None else counts.get(n.name, 0), n) for n in graph.nodes]
     total = sum(p for p, _ in counted)
     if total <= limit:
         return

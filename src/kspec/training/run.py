@@ -115,6 +115,24 @@ def _prepare_run_dir(
     return "resume", previous
 
 
+def _missing_folders(run_dir: str) -> list[str]:
+    """The folders `os.makedirs(run_dir)` is about to create, outermost first."""
+    out = []
+    here = os.path.abspath(run_dir)
+    while not os.path.lexists(here):
+        out.append(here)
+        parent = os.path.dirname(here)
+        if parent == here:
+            break
+        here = parent
+    return out[::-1]
+
+
+def state_unknown(run_dir: str) -> bool:
+    """True while the folder holds no run.json (kspec has written nothing into it)."""
+    return not os.path.lexists(os.path.join(run_dir, "run.json"))
+
+
 def _complete(run_dir: str, previous: dict[str, Any], quiet: bool) -> TrainResult:
     """A finished run asked again: say so and leave it."""
     from kspec.builders.loading import load_keras_model
@@ -211,7 +229,7 @@ def train(
     targets = [*RUN_FILES, BACKUP, LOCK, *callback_targets(spec)]
     if os.path.lexists(run_dir) and not os.path.isdir(run_dir):
         raise SpecError("exists and is not a folder; choose another -o", file=run_dir)
-    created = not os.path.lexists(run_dir)
+    created = _missing_folders(run_dir)
     try:
         os.makedirs(run_dir, exist_ok=True)
     except OSError as exc:
@@ -228,7 +246,13 @@ def train(
     except BaseException:
         if created and os.listdir(run_dir) == [LOCK]:  # failed before writing anything: leave no trace
             os.unlink(os.path.join(run_dir, LOCK))
-            os.rmdir(run_dir)
+            for folder in reversed(created):
+                if os.path.isdir(folder) and not os.listdir(folder):
+                    os.rmdir(folder)
+        elif lock.created and state_unknown(run_dir):
+            os.unlink(
+                os.path.join(run_dir, LOCK)
+            )  # refused in a folder of the user's: not even the lock stays
         raise
     finally:
         lock.release()

@@ -108,6 +108,7 @@ class RunLock:
         import fcntl
 
         path = os.path.join(run_dir, LOCK)
+        self.created = not os.path.lexists(path)
         try:
             self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
         except OSError as exc:

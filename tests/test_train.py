@@ -337,6 +337,6 @@ def test_evaluate_reproduces_the_test_metrics(digits_run, capsys):
 
 
 def test_predict_and_evaluate_need_a_finished_run(tmp_path, capsys):
-    assert main(["evaluate", str(tmp_path)]) == 1
+    assert main(["evaluate", str(tmp_path)]) == 2  # a bad RUN_DIR argument
     assert "not a finished kspec run" in capsys.readouterr().err
     assert main(["predict", str(tmp_path), "--input", "x.npz", "-o", "p.txt"]) == 2

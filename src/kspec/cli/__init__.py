@@ -64,7 +64,30 @@ def import_keras_quietly() -> None:
 NO_KERAS = {"check", "expand", "schema", "plot"}  # plot imports Keras itself, only when a layer needs it
 
 
+def _one_line_warning(
+    message: Warning | str, category: type[Warning], *args: object, **kwargs: object
+) -> None:
+    # Python prints a warning with its source line (two or more lines, often from deep in Keras):
+    # the CLI says it once, in one short line.
+    line = str(message).strip().splitlines()[0] if str(message).strip() else category.__name__
+    print(f"kspec: warning: {' '.join(line.split())[:300]}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # `kspec check ... | head`: the reader left; say nothing more
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # Python's exit flush would complain again
+        return 0
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
+    import warnings
+
+    if not os.environ.get("KSPEC_DEBUG"):
+        warnings.showwarning = _one_line_warning
+        warnings.filterwarnings("once")
     quiet_tensorflow()
     parser = make_parser()
     args = parser.parse_args(argv)
@@ -96,6 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        raise  # main() handles it: not a failure of kspec
     except Exception as exc:  # never a traceback for users; KSPEC_DEBUG=1 shows it
         if os.environ.get("KSPEC_DEBUG"):
             raise

@@ -109,12 +109,24 @@ def _plane_features() -> list[FeatureName]:
     return ["x1", "x2"]
 
 
+MAX_SYNTHETIC_SAMPLES = 1_000_000
+
+
 class SyntheticData(Strict):
     """A TensorFlow-Playground-style 2D set: classification (0/1) or regression (plane, multi_gaussian)."""
 
     type: Literal["synthetic"]
     name: Literal["circles", "xor", "gaussian", "spiral", "moons", "plane", "multi_gaussian"]
-    samples: PositiveInt = Field(1000, le=1_000_000)
+    samples: PositiveInt = Field(1000, le=MAX_SYNTHETIC_SAMPLES)
+
+    @field_validator("samples")
+    @classmethod
+    def _bounded(cls, v: int) -> int:
+        # PositiveInt's own validator replaces Field's bound: enforce it here (generated in memory).
+        if v > MAX_SYNTHETIC_SAMPLES:
+            raise ValueError(f"must be at most {MAX_SYNTHETIC_SAMPLES:,} (generated in memory), got {v:,}")
+        return v
+
     noise: Number = 0.1
     seed: NonNegativeInt = 0
     features: list[FeatureName] = Field(

@@ -128,11 +128,6 @@ def _missing_folders(run_dir: str) -> list[str]:
     return out[::-1]
 
 
-def state_unknown(run_dir: str) -> bool:
-    """True while the folder holds no run.json (kspec has written nothing into it)."""
-    return not os.path.lexists(os.path.join(run_dir, "run.json"))
-
-
 def _complete(run_dir: str, previous: dict[str, Any], quiet: bool) -> TrainResult:
     """A finished run asked again: say so and leave it."""
     from kspec.builders.loading import load_keras_model
@@ -241,7 +236,19 @@ def train(
             assert previous is not None
             return _complete(run_dir, previous, quiet)
         return _fit(
-            spec, graph, run_dir, digest, api, state, targets, start, epochs, batch_size, quiet, reporter
+            spec,
+            graph,
+            run_dir,
+            digest,
+            api,
+            state,
+            targets,
+            start,
+            epochs,
+            batch_size,
+            quiet,
+            reporter,
+            lock,
         )
     except BaseException:
         if created and os.listdir(run_dir) == [LOCK]:  # failed before writing anything: leave no trace
@@ -249,10 +256,8 @@ def train(
             for folder in reversed(created):
                 if os.path.isdir(folder) and not os.listdir(folder):
                     os.rmdir(folder)
-        elif lock.created and state_unknown(run_dir):
-            os.unlink(
-                os.path.join(run_dir, LOCK)
-            )  # refused in a folder of the user's: not even the lock stays
+        elif lock.created and not lock.keep:  # refused before writing: not even the lock stays
+            os.unlink(os.path.join(run_dir, LOCK))
         raise
     finally:
         lock.release()
@@ -271,6 +276,7 @@ def _fit(
     batch_size: int | None,
     quiet: bool,
     reporter: RunReporter | None,
+    lock: RunLock,
 ) -> TrainResult:
     arrays, train_cfg = prepare_data(spec, graph)
     epochs = epochs or train_cfg.epochs
@@ -312,6 +318,7 @@ def _fit(
         # The manifest: everything this run may write. `--force` deletes only these, later.
         "files": targets,
     }
+    lock.keep = True  # from here on the folder holds this run
     write_text(os.path.join(run_dir, "run.json"), json.dumps(run_info, indent=1) + "\n")
     write_text(os.path.join(run_dir, "spec.yaml"), _spec_text(spec))
 
@@ -404,10 +411,11 @@ def load_run(run_dir: str) -> tuple[dict[str, Any], Any]:
     """run.json and the trained model of a finished run."""
     info = read_run(run_dir)
     model_path = os.path.join(run_dir, "model.keras")
-    if info is None or not os.path.exists(model_path):
-        raise KspecRuntimeError(
-            f"{run_dir}: not a finished kspec run (needs run.json and model.keras; "
-            "run `kspec train SPEC -o RUN_DIR` first)"
+    if info is None or os.path.islink(model_path) or not os.path.lexists(model_path):
+        raise SpecError(
+            "is not a finished kspec run (needs run.json and model.keras, regular files; "
+            "run `kspec train SPEC -o RUN_DIR` first)",
+            file=run_dir,
         )
     from kspec.builders.loading import load_keras_model
 

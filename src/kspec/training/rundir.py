@@ -109,6 +109,7 @@ class RunLock:
 
         path = os.path.join(run_dir, LOCK)
         self.created = not os.path.lexists(path)
+        self.keep = False  # set once the run writes: a refused run removes a lock it created
         try:
             self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
         except OSError as exc:

@@ -49,14 +49,18 @@ def symbolic_counts(graph: Graph) -> dict[str, int]:
     import numpy as np
     from keras.src.backend.common import global_state
 
-    from kspec.builders.functional import build_functional
-
     pending = list(global_state.get_global_attribute("uninitialized_variables", []) or [])
     _COUNTING.append(True)
     try:
         with keras.StatelessScope(initialize_variables=False):
-            model = build_functional(graph)
-            return {layer.name: sum(int(np.prod(v.shape)) for v in layer.weights) for layer in model.layers}
+            # The functional builder's loop, without the model: each layer on symbolic tensors.
+            tensors = {i.name: t for i, t in zip(graph.inputs, keras_inputs(graph))}
+            counts = {}
+            for node in graph.nodes:
+                layer = create_layer(graph, node)
+                tensors[node.name] = call_checked(graph, node, layer, [tensors[s] for s in node.sources])
+                counts[node.name] = sum(int(np.prod(v.shape)) for v in layer.weights)
+            return counts
     except ValueError as exc:
         if "stateless scope" not in str(exc):
             raise

@@ -210,3 +210,25 @@ def test_kill_between_last_epoch_and_model_keras_trains_nothing_again(tmp_path, 
     rerun_until_done(spec, run_dir, capsys)
     assert json.load(open(run_dir / "run.json"))["initial_epoch"] == EPOCHS
     assert_same_state(run_dir, reference)
+
+
+@pytest.mark.heavy
+def test_a_second_train_on_the_same_folder_is_refused_and_the_first_finishes(tmp_path, reference):
+    """Two real `kspec train` processes on one run folder: the second exits 2 naming the first's
+    process id; the first finishes with exactly the uninterrupted run's weights."""
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SPEC)
+    run_dir = tmp_path / "run"
+    cmd = [sys.executable, "-m", "kspec", "train", str(spec), "-o", str(run_dir), "--quiet"]
+    first = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (run_dir / "run.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    second = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=300)
+    assert first.wait(timeout=300) == 0, first.stderr.read()
+    if second.returncode == 2:  # the first still held the folder
+        assert f"process {first.pid}" in second.stderr and len(second.stderr.strip().splitlines()) == 1
+    else:  # the first had finished: the second found it complete
+        assert second.returncode == 0 and "is complete" in second.stderr
+    assert json.load(open(run_dir / "run.json"))["status"] == "finished"
+    assert_same_state(run_dir, reference)

@@ -87,7 +87,6 @@ def _main(argv: Sequence[str] | None = None) -> int:
 
     if not os.environ.get("KSPEC_DEBUG"):
         warnings.showwarning = _one_line_warning
-        warnings.filterwarnings("once")
     quiet_tensorflow()
     parser = make_parser()
     args = parser.parse_args(argv)

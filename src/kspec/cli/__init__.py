@@ -15,7 +15,19 @@ from typing import NoReturn
 from kspec import __version__
 from kspec.errors import KspecRuntimeError, SpecError, first_line
 
-COMMANDS = ("check", "expand", "build", "plot", "train", "predict", "evaluate", "compare", "schema", "serve")
+COMMANDS = (
+    "check",
+    "expand",
+    "build",
+    "plot",
+    "train",
+    "predict",
+    "evaluate",
+    "compare",
+    "export",
+    "schema",
+    "serve",
+)
 
 EPILOG = """examples:
   kspec check specs/seed_sequential.yaml

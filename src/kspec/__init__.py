@@ -32,8 +32,14 @@ if _t.TYPE_CHECKING:
 
 
 def check(spec: Spec) -> CheckReport:
-    """Shapes and parameter counts of every layer, without Keras."""
-    return CheckReport(resolve(spec))
+    """Shapes and parameter counts of every layer, without Keras.
+
+    For a spec with search spaces (`{tune: ...}`) the layer table is at the defaults, and
+    `report.space` holds the parameter range over every checked point of the space.
+    """
+    from kspec.graph.space import check_space
+
+    return CheckReport(resolve(spec), space=check_space(spec))
 
 
 def use_backend(backend: str | None = None, spec: Spec | None = None) -> str:

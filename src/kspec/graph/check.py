@@ -8,6 +8,7 @@ from typing import Any
 from kspec.graph import blocks
 from kspec.graph.resolve import Graph
 from kspec.graph.sizes import MB, Sizes, sizes
+from kspec.graph.space import SpaceReport
 from kspec.layers.registry import format_shape
 from kspec.schema.blocks import BlockInstance
 
@@ -15,6 +16,8 @@ from kspec.schema.blocks import BlockInstance
 @dataclass
 class CheckReport:
     graph: Graph
+    #: For a spec with search spaces: the parameter range over the whole space.
+    space: SpaceReport | None = None
 
     @property
     def complete(self) -> bool:
@@ -82,6 +85,7 @@ class CheckReport:
             **cost.totals_dict(),
             "sequential": self.graph.sequential_problem() is None,
             "unchecked": [n.name for n in self.graph.nodes if n.params is None],
+            **({"search_space": self.space.to_dict()} if self.space is not None else {}),
         }
         if owner:  # `layers` stays one row per Keras layer; the block hierarchy comes beside it
             out["blocks"] = blocks.block_dicts(self.graph)
@@ -145,6 +149,9 @@ class CheckReport:
         for n in self.graph.nodes:
             if n.note:
                 out.append(f"note: {n.name}: {n.note} (use --keras to ask Keras)")
+        if self.space is not None:
+            out.append("(the table shows the defaults of the search space)")
+            out.append(self.space.to_text())
         return "\n".join(out)
 
 

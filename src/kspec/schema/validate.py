@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +15,7 @@ from kspec.schema import names, types
 from kspec.schema.block_expand import expand_blocks
 from kspec.schema.loader import Document
 from kspec.schema.model import CompileModel, InputModel, SpecModel, TrainModel
+from kspec.schema.space import SearchSpace, find_spaces
 
 RESERVED_LAYER_KEYS = ("type", "name", "inputs")
 
@@ -67,6 +69,8 @@ class Spec:
     api_given: bool = False
     #: The spec's `backend:` key (None: not given; the command line and KERAS_BACKEND decide).
     backend: str | None = None
+    #: The spec's search spaces (`{tune: ...}` values); the other fields hold their defaults.
+    search: SearchSpace | None = None
 
     @property
     def file(self) -> str | None:
@@ -256,7 +260,28 @@ def _check_data_path(doc: Document, data: dict[str, Any]) -> None:
 
 
 def validate(doc: Document, *, allow_unsafe: bool = False) -> Spec:
-    """Check the whole tree; raise the first problem as a located `SpecError`."""
+    """Check the whole tree; raise the first problem as a located `SpecError`.
+
+    Search spaces (`{tune: ...}`) are validated first; the rest of the tree is checked with
+    each space at its default (`kspec.graph.space` checks the other points of the space).
+    """
+    search = find_spaces(doc)
+    if search is None:
+        return _validate_plain(doc, allow_unsafe)
+    try:
+        spec = _validate_plain(search.at(search.defaults()), allow_unsafe)
+    except SpecError as exc:
+        raise SpecError(
+            f"{exc.message} (with the search space at its defaults)",
+            file=exc.file,
+            line=exc.line,
+            col=exc.col,
+            path=exc.path,
+        ) from None
+    return dataclasses.replace(spec, search=search)
+
+
+def _validate_plain(doc: Document, allow_unsafe: bool) -> Spec:
     doc = expand_blocks(doc)  # `blocks:` and `{block: ...}` entries become flat layers first
     data = doc.data
     if not isinstance(data, dict):

@@ -37,9 +37,7 @@ def check(spec: Spec) -> CheckReport:
     For a spec with search spaces (`{tune: ...}`) the layer table is at the defaults, and
     `report.space` holds the parameter range over every checked point of the space.
     """
-    from kspec.graph.space import check_space
-
-    return CheckReport(resolve(spec), space=check_space(spec))
+    return CheckReport(resolve(spec))
 
 
 def use_backend(backend: str | None = None, spec: Spec | None = None) -> str:

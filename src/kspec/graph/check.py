@@ -8,7 +8,7 @@ from typing import Any
 from kspec.graph import blocks
 from kspec.graph.resolve import Graph
 from kspec.graph.sizes import MB, Sizes, sizes
-from kspec.graph.space import SpaceReport
+from kspec.graph.space import SpaceReport, check_space
 from kspec.layers.registry import format_shape
 from kspec.schema.blocks import BlockInstance
 
@@ -18,6 +18,11 @@ class CheckReport:
     graph: Graph
     #: For a spec with search spaces: the parameter range over the whole space.
     space: SpaceReport | None = None
+
+    def __post_init__(self) -> None:
+        # Every way of making a report (kspec.check, the CLI, --keras) checks the whole space.
+        if self.space is None and self.graph.spec.search is not None:
+            self.space = check_space(self.graph.spec)
 
     @property
     def complete(self) -> bool:

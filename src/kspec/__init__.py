@@ -87,6 +87,23 @@ def train(spec: Spec | str, out_dir: str, *, backend: str | None = None, **kwarg
     return run_training(spec, out_dir, reporter=REPORTER, **kwargs)
 
 
+def tune(spec: Spec, out_dir: str, **kwargs: _t.Any) -> dict[str, _t.Any]:
+    """Search the spec's `{tune: ...}` values with KerasTuner; write `out_dir` (best.yaml, trials, report).
+
+    Keyword arguments: `trials` (required), `tuner` ("random", "bayesian", "hyperband"),
+    `workers`, `objective`, `api`, `build_options`, `quiet` (see `kspec.training.tune_launch.tune`).
+    Returns the search summary (`summary.json`): the best trial's values and score, every trial.
+    """
+    options = kwargs.get("build_options")
+    use_backend(options.backend if options else None, spec)
+    from kspec.report.tune_page import write_page
+    from kspec.training.tune_launch import tune as run_tune
+
+    summary = run_tune(spec, out_dir, **kwargs)
+    summary["files"] = [*summary["files"], *write_page(out_dir)]
+    return summary
+
+
 def load_model(path: str, *, safe_mode: bool = True, backend: str | None = None) -> keras.Model:
     """`keras.models.load_model` with kspec's `SpecModel` registered and Keras's safe mode on.
 
@@ -144,6 +161,7 @@ __all__ = [
     "resolve",
     "load_model",
     "use_backend",
+    "tune",
     "__version__",
 ]
 

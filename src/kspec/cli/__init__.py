@@ -25,6 +25,7 @@ COMMANDS = (
     "evaluate",
     "compare",
     "export",
+    "tune",
     "schema",
     "serve",
 )
@@ -36,6 +37,7 @@ EPILOG = """examples:
   kspec train specs/digits_mlp.yaml -o runs/digits
   kspec compare specs/seed_sequential.yaml
   kspec expand specs/resnet50.yaml -o resnet50_flat.yaml
+  kspec tune specs/digits_mlp_tune.yaml --trials 10 -o tune/digits
 """
 
 
@@ -73,7 +75,8 @@ def import_keras_quietly() -> None:
     import_keras()
 
 
-NO_KERAS = {"check", "expand", "schema", "plot"}  # plot imports Keras itself, only when a layer needs it
+NO_KERAS = {"check", "expand", "schema", "plot", "tune"}  # plot imports Keras itself, only when a layer needs it;
+# tune in the process that trains (its launcher with --workers never does)
 
 
 def _one_line_warning(

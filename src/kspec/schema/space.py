@@ -46,6 +46,7 @@ FIXED_KEYS = {
 FIXED_PATHS: dict[Path, str] = {
     ("kspec",): "the format version must be fixed",
     ("api",): "the construction API must be fixed",
+    ("backend",): "the backend must be fixed",
     ("inputs",): "model inputs must be fixed (the data decides their shape)",
     ("plugins",): "plugins must be fixed",
     ("distribute",): "the distribution settings must be fixed",
@@ -53,6 +54,7 @@ FIXED_PATHS: dict[Path, str] = {
     ("train", "test_split"): "the split must be fixed: every trial is compared on the same rows",
     ("train", "validation_split"): "the split must be fixed: every trial is compared on the same rows",
     ("train", "seed"): "the data seed must be fixed: every trial is compared on the same rows",
+    ("compile", "loss"): "the loss must be fixed: trials are compared on it",
 }
 
 

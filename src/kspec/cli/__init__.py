@@ -75,7 +75,13 @@ def import_keras_quietly() -> None:
     import_keras()
 
 
-NO_KERAS = {"check", "expand", "schema", "plot", "tune"}  # plot imports Keras itself, only when a layer needs it;
+NO_KERAS = {
+    "check",
+    "expand",
+    "schema",
+    "plot",
+    "tune",
+}  # plot imports Keras itself, only when a layer needs it;
 # tune in the process that trains (its launcher with --workers never does)
 
 

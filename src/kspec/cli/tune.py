@@ -6,7 +6,7 @@ import argparse
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from kspec.cli.common import add_spec_argument
+    from kspec.cli.common import add_backend_argument, add_spec_argument
 
     p = sub.add_parser(
         "tune",
@@ -21,6 +21,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_spec_argument(p)
+    add_backend_argument(p)
     p.add_argument("-o", "--out", metavar="DIR", help="tune folder (default: tune/<spec name>)")
     p.add_argument("--trials", type=int, required=True, metavar="N", help="number of trials (at most N)")
     p.add_argument("--tuner", choices=["random", "bayesian", "hyperband"], default="random")
@@ -58,8 +59,10 @@ def run(args: argparse.Namespace) -> int:
         check_request(spec, args.trials, args.tuner, args.workers, args.objective)
         check_folder(out, folder_record(spec, args.tuner, args.objective, args.api))
     if args.role or args.workers == 1:
+        from kspec.backend import select
         from kspec.cli import import_keras_quietly
 
+        select(args.backend, spec)  # before Keras's first import: it keeps one backend per process
         import_keras_quietly()
     if args.role:  # one process of a distributed search
         from kspec.training.tune import run_search

@@ -7,6 +7,7 @@ from typing import Any
 from kspec.layers.registry import describe, load_all
 from kspec.schema.model import SpecModel
 from kspec.schema.names import KERAS_LAYERS
+from kspec.schema.space import FIXED_KEYS, SPACE_SCHEMA
 
 SCHEMA_ID = "https://kspec.dev/schema/v1.json"
 
@@ -113,6 +114,31 @@ BLOCKS: dict[str, Any] = {
         "additionalProperties": False,
     },
 }
+_SCALARS = {"integer", "number", "string", "boolean"}
+# Keys whose values must stay fixed (besides FIXED_KEYS): no search space is offered there.
+_NOT_SEARCHED = {"kspec", "api", "plugins", "backend", "inputs", "data", "test_split", "validation_split"}
+_SPACE_REF = {"$ref": "#/$defs/SearchSpace"}
+
+
+def allow_spaces(node: Any) -> Any:
+    """Offer `{tune: ...}` beside every scalar schema, except where a value must be fixed."""
+    if isinstance(node, list):
+        return [allow_spaces(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    out = {}
+    for key, value in node.items():
+        if key == "properties" and isinstance(value, dict):
+            out[key] = {
+                k: v if k in FIXED_KEYS or k in _NOT_SEARCHED else allow_spaces(v) for k, v in value.items()
+            }
+        else:
+            out[key] = allow_spaces(value)
+    kind = out.get("type")
+    scalar = (isinstance(kind, str) and kind in _SCALARS) or ("enum" in out and kind is None)
+    if scalar:
+        return {"anyOf": [out, _SPACE_REF]}
+    return out
 
 
 def json_schema() -> dict[str, Any]:
@@ -131,6 +157,8 @@ def json_schema() -> dict[str, Any]:
     }
     schema["properties"]["blocks"] = BLOCKS
     defs.pop("LayerModel", None)
+    schema = allow_spaces(schema)
+    schema["$defs"]["SearchSpace"] = SPACE_SCHEMA
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = SCHEMA_ID
     schema["title"] = "kspec model spec, version 1"

@@ -327,3 +327,50 @@ def probe_points(spaces: list[Space], limit: int = 256) -> tuple[list[dict[str, 
     points.append({s.name: p[0] for s, p in zip(unique, probes)})
     points.append({s.name: p[-1] if s.kind != "int" else max(p) for s, p in zip(unique, probes)})
     return points, False
+
+
+#: JSON Schema of one search space (for `kspec schema`, beside every scalar that may be searched).
+SPACE_SCHEMA: dict[str, Any] = {
+    "description": "a search space for `kspec tune` (a KerasTuner hyperparameter)",
+    "oneOf": [
+        {
+            "type": "object",
+            "properties": {
+                "tune": {"enum": ["int", "float"]},
+                "min": {"type": "number"},
+                "max": {"type": "number"},
+                "step": {"type": "number", "exclusiveMinimum": 0},
+                "sampling": {"enum": list(_SAMPLING)},
+                "default": {"type": "number"},
+                "name": {"type": "string"},
+            },
+            "required": ["tune", "min", "max"],
+            "additionalProperties": False,
+        },
+        {
+            "type": "object",
+            "properties": {
+                "tune": {"const": "choice"},
+                "values": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {"type": ["string", "number", "boolean"]},
+                },
+                "default": {"type": ["string", "number", "boolean"]},
+                "name": {"type": "string"},
+            },
+            "required": ["tune", "values"],
+            "additionalProperties": False,
+        },
+        {
+            "type": "object",
+            "properties": {
+                "tune": {"const": "bool"},
+                "default": {"type": "boolean"},
+                "name": {"type": "string"},
+            },
+            "required": ["tune"],
+            "additionalProperties": False,
+        },
+    ],
+}

@@ -31,8 +31,7 @@ from kspec.schema.options import BuildOptions
 from kspec.schema.space import Space
 from kspec.schema.validate import Spec
 from kspec.training.run import prepare_data
-from kspec.training.tune_launch import PROJECT
-from kspec.training.tune_launch import direction as direction
+from kspec.training.tune_results import PROJECT, direction
 
 
 def declare(hp: keras_tuner.HyperParameters, spaces: list[Space]) -> dict[str, Any]:

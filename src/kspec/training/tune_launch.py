@@ -22,23 +22,7 @@ from kspec.schema.options import BuildOptions
 from kspec.schema.validate import Spec
 from kspec.training import procs
 from kspec.training.run import spec_hash
-from kspec.training.tune_results import write_results
-
-TUNERS = ("random", "bayesian", "hyperband")
-PROJECT = "keras_tuner"
-
-
-def direction(objective: str) -> str:
-    """ "min" or "max" for an objective name (`val_loss`, `val_accuracy`, `NAME:max`); "" when unknown."""
-    metric, _, way = objective.partition(":")
-    if way:
-        return way
-    lowered = metric.lower()
-    if any(k in lowered for k in ("loss", "error", "mse", "mae")):
-        return "min"
-    if any(k in lowered for k in ("acc", "auc", "precision", "recall", "f1")):
-        return "max"
-    return ""
+from kspec.training.tune_results import PROJECT, TUNERS, direction, write_results
 
 
 def check_request(spec: Spec, trials: int, tuner: str, workers: int, objective: str) -> TrainModel:
@@ -104,6 +88,8 @@ def _child_argv(spec_file: str, out_dir: str, role: str, args: dict[str, Any]) -
         argv += ["--plugin", module]
     if args["allow_unsafe"]:
         argv.append("--allow-unsafe")
+    if args["backend"]:
+        argv += ["--backend", args["backend"]]
     if args["max_params"] is not None:
         argv += ["--max-params", str(args["max_params"])]
     return argv
@@ -184,6 +170,7 @@ def tune(
         "plugins": list(options.plugins),
         "max_params": options.max_params,
         "allow_unsafe": allow_unsafe,
+        "backend": getattr(options, "backend", None),
     }
     if workers == 1:
         from kspec.training.tune import run_search

@@ -22,6 +22,22 @@ from kspec.files import write_text
 from kspec.schema.io import loads
 from kspec.schema.validate import Spec
 
+TUNERS = ("random", "bayesian", "hyperband")
+PROJECT = "keras_tuner"
+
+
+def direction(objective: str) -> str:
+    """ "min" or "max" for an objective name (`val_loss`, `val_accuracy`, `NAME:max`); "" when unknown."""
+    metric, _, way = objective.partition(":")
+    if way:
+        return way
+    lowered = metric.lower()
+    if any(k in lowered for k in ("loss", "error", "mse", "mae")):
+        return "min"
+    if any(k in lowered for k in ("acc", "auc", "precision", "recall", "f1")):
+        return "max"
+    return ""
+
 
 def _last_line(message: Any) -> str | None:
     lines = [ln for ln in str(message or "").splitlines() if ln.strip()]

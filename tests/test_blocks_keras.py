@@ -130,6 +130,10 @@ def test_subclass_nests_a_real_layer_per_block_and_reloads(tmp_path, keras, caps
     assert type(inner["encoder1_attention"]).__name__ == "MultiHeadAttention"
     report = kspec.check(spec).to_dict()
     assert encoders[0].count_params() == report["blocks"][0]["params"] == 8544
+    # the shape Keras's summary shows for a block row comes from the layer's own trace
+    for encoder, row in zip(encoders, report["blocks"]):
+        shape = encoder.compute_output_shape(encoder._build_shapes_dict["input_shape"])
+        assert list(shape) == row["output_shape"]
     paths = [w.path for w in model.weights]
     assert any(p.startswith("transformer_classifier/encoder2/encoder2_ff_hidden/") for p in paths), paths
     model.summary(expand_nested=True)

@@ -9,7 +9,7 @@ import os
 import shutil
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from kspec.cli import main
@@ -95,9 +95,13 @@ def check_one(tmp_path, name, layer_name, data_path, csv_name, checkpoint, defau
     (work / "data.csv").write_text("a,b,y\n" + "".join(f"{i % 3},{i % 5},{i % 2}\n" for i in range(32)))
     spec = work / "s.json"
     spec.write_text(json.dumps(spec_for(name, layer_name, data_path, csv_name, checkpoint)))
-    run_dir = (
-        os.path.abspath(work / "runs" / name) if default_folder else os.path.abspath(work / "out" / "run")
-    )
+    if default_folder:
+        # A name that leaves runs/ (`..`, `a/../..`) must be refused: then nothing is skipped.
+        run_dir = os.path.abspath(work / "runs" / name)
+        if os.path.dirname(run_dir) != os.path.abspath(work / "runs"):
+            run_dir = str(root / "no-run-folder")
+    else:
+        run_dir = os.path.abspath(work / "out" / "run")
     before = snapshot(root)
     argv = ["train", str(spec), "--quiet"] + ([] if default_folder else ["-o", str(work / "out" / "run")])
     cwd = os.getcwd()
@@ -132,6 +136,14 @@ FIELDS = dict(
 @pytest.mark.slow
 @settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
 @given(**FIELDS)
+@example(  # a name that would make runs/<name> the working folder itself (CI found it)
+    name="..",
+    layer_name="dense",
+    data_path=None,
+    csv_name="log.csv",
+    checkpoint="ckpt.keras",
+    default_folder=True,
+)
 def test_random_path_strings_never_touch_files_outside_the_run_folder(tmp_path, **fields):
     check_one(tmp_path, **fields)
 

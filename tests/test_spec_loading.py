@@ -26,6 +26,22 @@ def test_yaml_and_json_carry_the_same_tree(tmp_path):
     assert a == b
 
 
+@pytest.mark.parametrize("spelling", ["1e-06", "1E-6", "+1e-6", "0.1e-5", ".1e-5"])
+def test_exponent_numbers_are_numbers_in_json_and_yaml(spelling):
+    """JSON writes 1e-6 as `1e-06` (Python's json.dumps too); PyYAML's YAML 1.1 would read a string."""
+    layers = [{"type": "Dense", "units": 3}, {"type": "LayerNormalization", "epsilon": "EPS"}]
+    json_text = json.dumps({"inputs": [{"name": "x", "shape": [3]}], "layers": layers}).replace(
+        '"EPS"', spelling
+    )
+    yaml_text = f"inputs: [{{name: x, shape: [3]}}]\nlayers:\n  - {{type: Dense, units: 3}}\n  - {{type: LayerNormalization, epsilon: {spelling}}}\n"
+    json_number = not spelling.startswith(("+", "."))  # JSON allows neither
+    for text, file in [(json_text, "m.json")] * json_number + [(yaml_text, "m.yaml")]:
+        spec = kspec.loads(text, file=file)
+        assert spec.layers[1].args["epsilon"] == float(spelling)
+    # quoted, it stays the string it says it is (and is refused as one)
+    assert "epsilon: must be a number, got '1e-06'" in err(yaml_text.replace(spelling, '"1e-06"'))
+
+
 def test_json_errors_point_into_the_json_file():
     text = '{\n  "inputs": [{"name": "x", "shape": [3]}],\n  "layers": [\n    {"type": "Dense", "units": "3"}\n  ]\n}\n'
     assert err(text, "m.json") == "m.json:4:32: layers[0].units: must be a positive integer, got '3'"

@@ -21,7 +21,7 @@ What is allowed:
     never the layers that run code or load code (`Lambda`, `TFSMLayer`, `JaxLayer`, `FlaxLayer`,
     `TorchModuleWrapper`) and nothing from `keras.utils`, `keras.config`, `keras.saving`,
     `keras.backend`, `keras.callbacks` or any other package;
-  - kspec's own `SpecModel`;
+  - kspec's own `SpecModel` and `BlockLayer` (a block instance: Keras layer configs and names);
   - Keras's data markers (`__keras_tensor__`, `__tensor__`, `__numpy__`, `__bytes__`,
     `__slice__`, `__ellipsis__`);
   - functions only by name from Keras's activations, losses and metrics (how Keras saves
@@ -105,7 +105,12 @@ _DATA_MARKERS = frozenset(
 )
 MODEL_CLASSES = frozenset({"Sequential", "Functional", "Model", "SpecModel"})
 #: Custom classes kspec itself registers: (module, class_name) -> registered name.
-KSPEC_CLASSES = {("kspec.builders.subclass", "SpecModel"): "kspec>SpecModel"}
+KSPEC_CLASSES = {
+    ("kspec.builders.subclass", "SpecModel"): "kspec>SpecModel",
+    # A block instance: its config holds only Keras layer configs (checked like any other) and
+    # names; its `call` wires them by name, running nothing from the file.
+    ("kspec.builders.blocks", "BlockLayer"): "kspec>BlockLayer",
+}
 
 
 def _allowed_module(module: str) -> bool:
@@ -178,7 +183,7 @@ def check_config(
     one that is not allowed (see the module docstring).
 
     `registered`: extra custom classes to allow, as `(module, class_name, registered_name)`
-    (kspec's `SpecModel` is always allowed).
+    (kspec's `SpecModel` and `BlockLayer` are always allowed).
     """
     extra = dict(KSPEC_CLASSES)
     extra.update({(m, c): r for m, c, r in registered})

@@ -79,6 +79,21 @@ class BlockLayer(keras.layers.Layer):
         outputs = [values[name] for name in self.block_config["outputs"]]
         return outputs[0] if len(outputs) == 1 else outputs
 
+    def compute_output_spec(self, inputs: Any) -> Any:
+        # Keras's own default (trace `call` symbolically), spelled out: `compute_output_shape`
+        # below is overridden, which would make Layer's version call it back.
+        from keras.src import backend as keras_backend
+
+        return keras_backend.compute_output_spec(self.call, inputs)
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        """From the traced call: what `model.summary()` shows for a subclass model's block row."""
+        many = len(self.block_config["inputs"]) > 1
+        shapes = list(input_shape) if many else [input_shape]
+        symbolic = [keras.KerasTensor(tuple(s)) for s in shapes]
+        spec = self.compute_output_spec(symbolic if many else symbolic[0])
+        return keras.tree.map_structure(lambda t: tuple(t.shape), spec)
+
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "block_config": self.block_config}
 

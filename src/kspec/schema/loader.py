@@ -8,6 +8,7 @@ alias bomb is refused after a bounded amount of work.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +62,10 @@ def _mark_error(file: str | None, exc: yaml.MarkedYAMLError) -> SpecError:
     line = mark.line + 1 if mark else None
     col = mark.column + 1 if mark else None
     return SpecError(f"YAML syntax error: {problem}", file=file, line=line, col=col)
+
+
+# A number with an exponent but no dot: a float in YAML 1.2 and JSON, a string in PyYAML's YAML 1.1.
+_EXPONENT_FLOAT = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+")
 
 
 class _Builder:
@@ -130,6 +135,8 @@ class _Builder:
         if isinstance(node, yaml.SequenceNode):
             return [self.build(child, path + (i,)) for i, child in enumerate(node.value)]
         value = self.constructor.construct_object(node, deep=True)
+        if isinstance(value, str) and not node.style and _EXPONENT_FLOAT.fullmatch(value):
+            return float(value)  # YAML 1.1 reads `1e-6` (JSON's own spelling) as a string
         return value
 
 

@@ -95,6 +95,10 @@ def _child_argv(spec_file: str, out_dir: str, role: str, args: dict[str, Any]) -
     return argv
 
 
+#: How long the tuners may take to finish after the chief has left (their last trial's files).
+TUNERS_AFTER_CHIEF_S = 300.0
+
+
 def _distributed(spec_file: str, out_dir: str, workers: int, args: dict[str, Any], quiet: bool) -> None:
     """One chief (KerasTuner's oracle server) and `workers` tuners on 127.0.0.1."""
     port = procs.free_port()
@@ -124,8 +128,13 @@ def _distributed(spec_file: str, out_dir: str, workers: int, args: dict[str, Any
         )
     everyone = [chief, *tuners]
     failed = procs.watch(everyone, done=lambda _: procs.all_exited(tuners) or chief.proc.poll() is not None)
-    if failed is None and chief.proc.poll() is not None and not procs.all_exited(tuners):
-        failed = chief  # the oracle went away while workers still wanted trials
+    if failed is None and not procs.all_exited(tuners):
+        # The chief leaves (exit 0) once every trial has ended; the tuners may still be saving
+        # their last trial. One still asking for trials fails on its own (the oracle is gone).
+        try:
+            failed = procs.watch(tuners, done=procs.all_exited, timeout=TUNERS_AFTER_CHIEF_S)
+        except TimeoutError:
+            failed = next(t for t in tuners if t.proc.poll() is None or t.proc.returncode != 0)
     procs.stop(everyone)  # the chief waits for nobody once every worker is done
     if failed is not None:
         raise KspecRuntimeError(

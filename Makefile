@@ -23,12 +23,12 @@ demo: install
 
 test: install
 	@bash scripts/ensure_chromium.sh
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -q -m "not heavy"
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q -m "not heavy" $(PYTEST_ARGS)
 
 # Everything, the large matrices too (marker `heavy`: every application, long fuzzing, many kills).
 test-all: install
 	@bash scripts/ensure_chromium.sh
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q $(PYTEST_ARGS)
 
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow and not heavy"

@@ -244,6 +244,28 @@ def test_benchmark_build_smoke(keras):
         assert bench_lib.hand_chain(api, 3).count_params() == kspec.build(spec, api).count_params()
 
 
+@pytest.mark.heavy
+def test_benchmark_backends_smoke():
+    """The per-backend benchmark at tiny sizes: every installed backend builds the same counts."""
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "backends.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = [
+        line.split(" | ")
+        for line in done.stdout.splitlines()
+        if line.startswith("| mlp") or line.startswith("| cnn")
+    ]
+    assert {r[1] for r in rows} >= {"tensorflow", "jax", "torch"}
+    for model in ("mlp", "cnn"):
+        assert len({r[2] for r in rows if r[0].startswith(f"| {model}")}) == 1  # one parameter count
+
+
 @pytest.mark.slow
 def test_a_schedule_learning_rate_trains_in_compare_as_in_train(keras):
     """compare builds compile arguments with training's own builder: a schedule is no fit failure."""

@@ -293,9 +293,15 @@ def test_spec_without_train_section_and_bad_overrides_exit_2(tmp_path, capsys):
     text = small_spec().split("train:")[0]
     assert main(["train", write_spec(tmp_path, text), "-o", str(tmp_path / "r")]) == 2
     assert "train:" in capsys.readouterr().err
-    assert (
-        main(["train", write_spec(tmp_path, small_spec()), "-o", str(tmp_path / "r"), "--epochs", "0"]) == 2
-    )
+    for flag, value in (("--epochs", "0"), ("--batch-size", "-4"), ("--epochs", "2.5")):
+        capsys.readouterr()
+        spec = write_spec(tmp_path, small_spec())
+        with pytest.raises(SystemExit) as exit_info:
+            main(["train", spec, "-o", str(tmp_path / "r"), flag, value])
+        assert exit_info.value.code == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"argument {flag}: expected a positive integer" in err, err
+    assert not (tmp_path / "r").exists()
 
 
 # ------------------------------------------------------------------------------ predict, evaluate

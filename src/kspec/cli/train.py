@@ -6,7 +6,7 @@ import argparse
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from kspec.cli.common import add_backend_argument, add_spec_argument
+    from kspec.cli.common import add_backend_argument, add_spec_argument, positive_int
 
     p = sub.add_parser(
         "train",
@@ -21,8 +21,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_spec_argument(p)
     add_backend_argument(p)
     p.add_argument("-o", "--out", metavar="RUN_DIR", help="run folder (default: runs/<spec name>)")
-    p.add_argument("--epochs", type=int, metavar="N", help="override train.epochs")
-    p.add_argument("--batch-size", type=int, metavar="N", help="override train.batch_size")
+    p.add_argument("--epochs", type=positive_int, metavar="N", help="override train.epochs")
+    p.add_argument("--batch-size", type=positive_int, metavar="N", help="override train.batch_size")
     p.add_argument(
         "--api",
         choices=["sequential", "functional", "subclass"],
@@ -38,12 +38,6 @@ def run(args: argparse.Namespace) -> int:
     import os
 
     from kspec.cli.common import build_options, load_spec
-    from kspec.errors import SpecError
-
-    for name in ("epochs", "batch_size"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise SpecError(f"--{name.replace('_', '-')} must be a positive integer, got {value}")
     spec = load_spec(args)
     out = args.out or os.path.join("runs", spec.name)
     from kspec import train

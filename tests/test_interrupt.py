@@ -232,3 +232,42 @@ def test_a_second_train_on_the_same_folder_is_refused_and_the_first_finishes(tmp
         assert second.returncode == 0, second.stderr
     assert json.load(open(run_dir / "run.json"))["status"] == "finished"
     assert_same_state(run_dir, reference)
+
+
+DROPOUT_SPEC = SPEC.replace(
+    "  - {type: Dense, units: 1, activation: sigmoid}",
+    "  - {type: Dropout, rate: 0.3}\n  - {type: Dense, units: 1, activation: sigmoid}",
+)
+
+
+@pytest.mark.slow
+def test_a_resumed_run_with_dropout_draws_the_uninterrupted_runs_masks(tmp_path, monkeypatch):
+    """Keras's weight files leave out Dropout's seed generator; the backup's rng.npz keeps it."""
+    from kspec.training import fit
+    from kspec.training.run import train
+
+    assert "Dropout" in DROPOUT_SPEC
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(DROPOUT_SPEC)
+    train(str(spec), tmp_path / "reference", quiet=True)
+    reference = state(tmp_path / "reference")
+
+    def stop_after_epoch_3(self, epoch, logs=None):  # NanWatch runs after EpochBackup
+        if epoch == 2:
+            raise KeyboardInterrupt
+
+    for run, keep_rng in (("run", True), ("without_rng", False)):
+        with monkeypatch.context() as m:
+            m.setattr(fit.NanWatch, "on_epoch_end", stop_after_epoch_3, raising=False)
+            with pytest.raises(KeyboardInterrupt):
+                train(str(spec), tmp_path / run, quiet=True)
+        assert backed_up(tmp_path / run) == 3
+        rng = tmp_path / run / "backup" / "epoch-000003" / "rng.npz"
+        assert rng.is_file()
+        if not keep_rng:
+            rng.unlink()  # as a backup without it: the masks after epoch 3 differ
+        result = train(str(spec), tmp_path / run, quiet=True)
+        assert result.initial_epoch == 3
+    assert_same_state(tmp_path / "run", reference)
+    differs = state(tmp_path / "without_rng")["weights"]
+    assert max(float(np.max(np.abs(a - b))) for a, b in zip(differs, reference["weights"])) > 1e-4

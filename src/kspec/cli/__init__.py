@@ -123,7 +123,11 @@ def _main(argv: Sequence[str] | None = None) -> int:
             spec = load_graph(args).spec
         # `compare --backends` runs Keras in one child process per backend, never in this one.
         in_process = not getattr(args, "backends", False)
-        if (args.command not in NO_KERAS or getattr(args, "keras", False)) and in_process:
+        # A command may need to act before Keras loads (joining a distributed run), or not need
+        # Keras at all in this process (a launcher of worker processes).
+        before = getattr(args, "before_keras", None)
+        no_keras = bool(before(args)) if before is not None else False
+        if (args.command not in NO_KERAS or getattr(args, "keras", False)) and in_process and not no_keras:
             # Keras reads KERAS_BACKEND once, at its first import: choose before it.
             from kspec.backend import select
 

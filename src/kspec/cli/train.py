@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kspec.training.distribute import Cluster
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -15,7 +19,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "write RUN_DIR: model.keras, history.json, metrics.json, summary.txt, model.png, "
         "curves.png, report.html. Run the same command again after a crash to resume.",
         epilog="examples:\n  kspec train specs/digits_mlp.yaml -o runs/digits\n"
-        "  kspec train specs/spiral.yaml -o runs/spiral --epochs 50 --quiet",
+        "  kspec train specs/spiral.yaml -o runs/spiral --epochs 50 --quiet\n"
+        "  kspec train specs/digits_mlp.yaml -o runs/digits2 --workers 2   # data-parallel, 2 processes (JAX)\n"
+        "  kspec train SPEC -o RUN --coordinator HOST0:1234 --num-processes 4 --process-id I   # on each host",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_spec_argument(p)
@@ -30,7 +36,53 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar and no messages")
     p.add_argument("--force", action="store_true", help="overwrite a run folder of another spec")
-    p.set_defaults(run=run)
+    d = p.add_argument_group("data-parallel training (JAX; see docs/distributed.md)")
+    d.add_argument("--workers", type=positive_int, metavar="N", help="start N local processes on 127.0.0.1")
+    d.add_argument("--coordinator", metavar="HOST:PORT", help="process 0's address (one command per host)")
+    d.add_argument("--num-processes", type=positive_int, metavar="N", help="processes in the whole run")
+    d.add_argument("--process-id", type=int, metavar="I", help="this process's index, 0..N-1")
+    d.add_argument(
+        "--distribute-timeout",
+        type=positive_int,
+        metavar="S",
+        help="seconds to wait for the coordinator and for a silent peer (default: distribute.timeout or 60)",
+    )
+    p.set_defaults(run=run, before_keras=before_keras)
+
+
+def _plan(args: argparse.Namespace) -> tuple[int, Cluster | None, int]:
+    """(local workers to launch, this process's Cluster or None, timeout) from flags and `distribute:`."""
+    from kspec.cli.common import load_spec
+    from kspec.training import distribute as dist
+
+    spec = load_spec(args)
+    section = dist.settings(spec)
+    timeout = args.distribute_timeout or (section.timeout if section else 60)
+    if timeout < 1:
+        raise dist.DistributeError(
+            f"--distribute-timeout must be a positive number of seconds, got {timeout}"
+        )
+    cluster = dist.cluster_from(args.coordinator, args.num_processes, args.process_id, timeout)
+    workers = (
+        args.workers if args.workers is not None else (section.workers if section and section.workers else 1)
+    )
+    if args.workers is not None and args.workers < 1:
+        raise dist.DistributeError(f"--workers must be a positive integer, got {args.workers}")
+    if cluster is not None and args.workers is not None:
+        raise dist.DistributeError(
+            "--workers starts local processes; --coordinator/--process-id join one: not both"
+        )
+    return (1 if cluster is not None else workers), cluster, timeout
+
+
+def before_keras(args: argparse.Namespace) -> bool:
+    """Join a multi-process run before Keras loads; True when this process needs no Keras."""
+    from kspec.training import distribute as dist
+
+    workers, cluster, _ = _plan(args)
+    if cluster is not None:
+        dist.join(cluster)  # sets KERAS_BACKEND=jax: Keras must see it at its first import
+    return workers > 1  # the launcher only starts and watches processes
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,8 +90,48 @@ def run(args: argparse.Namespace) -> int:
     import os
 
     from kspec.cli.common import build_options, load_spec
+
     spec = load_spec(args)
     out = args.out or os.path.join("runs", spec.name)
+    workers, cluster, timeout = _plan(args)
+    if workers > 1:
+        from kspec.training.train_launch import launch
+
+        metrics = launch(
+            spec,
+            out,
+            workers,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            api=args.api,
+            quiet=args.quiet,
+            force=args.force,
+            build_options=build_options(args),
+            allow_unsafe=args.allow_unsafe,
+            timeout=timeout,
+        )
+        if not args.quiet:
+            print(json.dumps(metrics))
+        return 0
+    if cluster is not None:
+        from kspec.report.run_folder import REPORTER
+        from kspec.training.distributed_run import train_data_parallel
+
+        result = train_data_parallel(
+            spec,
+            out,
+            cluster,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            api=args.api,
+            quiet=args.quiet,
+            force=args.force,
+            reporter=REPORTER,
+            build_options=build_options(args),
+        )
+        if not args.quiet:
+            print(json.dumps(result.metrics))
+        return 0
     from kspec import train
 
     try:

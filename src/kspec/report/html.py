@@ -141,6 +141,11 @@ def render(run_dir: str) -> str:
         f"{html.escape(str(run.get('batch_size', '?')))} &middot; rows: train {rows.get('train', '?')}, "
         f"validation {rows.get('validation', '?')}, test {rows.get('test', '?')}"
     )
+    if (run.get("processes") or 1) > 1:  # data-parallel: the batch above is the global one
+        sub += (
+            f" &middot; processes: {int(run['processes'])} (global batch {run.get('global_batch_size', '?')}, "
+            f"{run.get('per_process_batch_size', '?')} per process)"
+        )
     if run.get("initial_epoch"):
         sub += f" &middot; resumed at epoch {int(run['initial_epoch']) + 1}"
     sections = [

@@ -242,6 +242,16 @@ class TrainModel(Strict):
     callbacks: list[CallbackRef] = Field(default_factory=list)
 
 
+class DistributeModel(Strict):
+    """`distribute:`: data-parallel training over several processes (JAX) or local devices."""
+
+    strategy: Literal["data_parallel", "mirrored"] = "data_parallel"
+    workers: PositiveInt | None = Field(
+        None, description="local processes `kspec train` starts (as --workers)"
+    )
+    timeout: PositiveInt = Field(60, description="seconds to wait for the coordinator and for a silent peer")
+
+
 class LayerModel(BaseModel):
     """One layer: `type` is a keras.layers class name; other keys are its constructor arguments."""
 
@@ -282,9 +292,19 @@ class SpecModel(Strict):
     outputs: Name | list[Name] | None = None
     compile: CompileModel | None = None
     train: TrainModel | None = None
+    distribute: DistributeModel | None = None
     plugins: list[Str] = Field(
         default_factory=list, description="modules whose custom layers this spec may use (trusted code)"
     )
 
 
-__all__ = ["APIS", "SpecModel", "InputModel", "LayerModel", "CompileModel", "TrainModel", "Int"]
+__all__ = [
+    "APIS",
+    "SpecModel",
+    "InputModel",
+    "LayerModel",
+    "CompileModel",
+    "TrainModel",
+    "DistributeModel",
+    "Int",
+]

@@ -1,7 +1,9 @@
 """Resumable training: after every epoch, the model's and the optimizer's state, all or nothing.
 
 `RUN/backup/epoch-000007/` holds `model.weights.h5` (every layer's weights and every optimizer
-variable, its step counter included) and `history.json` (the epochs so far). It is written as
+variable, its step counter included), `rng.npz` (the state of the model's random-number
+generators, e.g. Dropout's, which Keras's weight files leave out: without it a resumed run
+draws other dropout masks than an uninterrupted one) and `history.json` (the epochs so far). It is written as
 `backup/.kspec-*` and renamed into place, so a Ctrl-C or a kill at any moment leaves either the
 previous epoch's backup or this one's, never half of one. A rerun restores the newest complete
 backup exactly (the optimizer is built first, so its moments are loaded rather than skipped)
@@ -15,7 +17,6 @@ while it writes leaves a file no rerun can load) and writes through links plante
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import tempfile
 import warnings
@@ -25,23 +26,43 @@ import keras
 
 from kspec.errors import KspecRuntimeError, first_line, shorten
 from kspec.files import write_text
-from kspec.training.rundir import read_json
+from kspec.training.rundir import WEIGHTS, complete_epochs, read_json
 
-_EPOCH = re.compile(r"epoch-(\d{6})\Z")
-WEIGHTS = "model.weights.h5"
+RNG = "rng.npz"
+MAX_RNG_BYTES = 1 * 2**20
 
 
-def complete_epochs(folder: str) -> list[tuple[int, str]]:
-    """`(epoch, path)` of every complete backup in `folder`, oldest first (links ignored)."""
-    if not os.path.isdir(folder) or os.path.islink(folder):
-        return []
-    found = []
-    for name in os.listdir(folder):
-        match = _EPOCH.match(name)
-        path = os.path.join(folder, name)
-        if match and not os.path.islink(path) and os.path.isfile(os.path.join(path, WEIGHTS)):
-            found.append((int(match.group(1)), path))
-    return sorted(found)
+def _rng_variables(model: Any) -> list[Any]:
+    """The model's variables that its weights file leaves out: seed generators' states."""
+    saved = {id(v) for v in model.weights}
+    return [v for v in model.variables if id(v) not in saved]
+
+
+def _save_rng(model: Any, path: str) -> None:
+    import numpy as np
+
+    states = [keras.ops.convert_to_numpy(v.value) for v in _rng_variables(model)]
+    with open(path, "wb") as fh:
+        np.savez(fh, *states)
+
+
+def _restore_rng(model: Any, path: str) -> None:
+    """Load `rng.npz` into the model's generators (no file: a backup of an older kspec)."""
+    import numpy as np
+
+    if not os.path.isfile(path) or os.path.islink(path):
+        return
+    if os.path.getsize(path) > MAX_RNG_BYTES:
+        raise ValueError(f"{RNG} is larger than {MAX_RNG_BYTES} bytes")
+    variables = _rng_variables(model)
+    with np.load(path, allow_pickle=False) as data:
+        states = [data[f"arr_{i}"] for i in range(len(data.files))]
+    if len(states) != len(variables) or any(
+        tuple(s.shape) != tuple(v.shape) or s.dtype != np.dtype(v.dtype) for s, v in zip(states, variables)
+    ):
+        raise ValueError(f"{RNG} does not match the model's random-number generators")
+    for variable, state in zip(variables, states):
+        variable.assign(state)
 
 
 def restore(model: Any, folder: str) -> tuple[int, dict[str, list[Any]] | None]:
@@ -57,6 +78,7 @@ def restore(model: Any, folder: str) -> tuple[int, dict[str, list[Any]] | None]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model.load_weights(os.path.join(path, WEIGHTS))
+        _restore_rng(model, os.path.join(path, RNG))
     except Exception as exc:
         raise KspecRuntimeError(
             f"{path}: cannot restore the backup of epoch {epoch} "
@@ -87,6 +109,7 @@ class EpochBackup(keras.callbacks.Callback):
         tmp = tempfile.mkdtemp(prefix=".kspec-", dir=self.folder)
         try:
             self.model.save_weights(os.path.join(tmp, WEIGHTS), overwrite=True)
+            _save_rng(self.model, os.path.join(tmp, RNG))
             write_text(os.path.join(tmp, "history.json"), json.dumps(self.log.history) + "\n")
             if os.path.isdir(final):  # a rerun that trains this epoch again
                 shutil.rmtree(final)

@@ -12,6 +12,7 @@ import json
 import math
 import os
 import sys
+import time
 from typing import Any
 
 import keras
@@ -114,24 +115,6 @@ def make_callbacks(spec: Any, run_dir: str) -> list[keras.callbacks.Callback]:
     return out
 
 
-def callback_targets(spec: Any) -> list[str]:
-    """The run-folder paths the spec's callbacks write (a checkpoint pattern's folder, if any)."""
-    out = []
-    for item in (spec.train or {}).get("callbacks") or []:
-        if not isinstance(item, dict) or item.get("type") == "BackupAndRestore":
-            continue
-        arg = CALLBACK_PATH_ARGS.get(item.get("type", ""))
-        value = item.get(arg) if arg else None
-        if not isinstance(value, str):
-            continue
-        value = os.path.normpath(value)
-        if "{" in value:  # ModelCheckpoint's `ckpt-{epoch:02d}.keras`: Keras picks the names
-            value = os.path.dirname(value.split("{", 1)[0]) or ""
-        if value and value != ".":
-            out.append(value)
-    return out
-
-
 def check_finite(history: dict[str, list[Any]], log: HistoryLog) -> None:
     """Stop with a clear message when the loss became NaN or infinite."""
     loss = log.last_logs.get("loss")
@@ -145,6 +128,22 @@ def check_finite(history: dict[str, list[Any]], log: HistoryLog) -> None:
             f"the loss became NaN at epoch {bad_epoch}; training stopped (TerminateOnNaN). "
             "Try a lower learning rate, scaled inputs, or a loss that matches the output activation"
         )
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Wall seconds of every epoch this process trained (run.json's `epoch_seconds`): the
+    throughput of training without start-up, tracing and the reports."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seconds: list[float] = []
+        self._start = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+        self.seconds.append(round(time.perf_counter() - self._start, 4))
 
 
 class NanWatch(keras.callbacks.Callback):

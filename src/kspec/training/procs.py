@@ -56,8 +56,16 @@ class Child:
         return " | ".join(kept[-lines:])
 
 
-def spawn(name: str, argv: list[str], env: dict[str, str], log_path: str, cwd: str | None = None) -> Child:
-    """Start `argv` with `env` added to this process's environment, output to `log_path`."""
+def spawn(
+    name: str,
+    argv: list[str],
+    env: dict[str, str],
+    log_path: str,
+    cwd: str | None = None,
+    pass_fds: tuple[int, ...] = (),
+) -> Child:
+    """Start `argv` with `env` added to this process's environment, output to `log_path`
+    (`pass_fds`: descriptors the child inherits, e.g. a lock it shares)."""
     os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
     log = open(log_path, "ab")  # noqa: SIM115 - closed by stop()
     full_env = {**os.environ, **env}
@@ -68,6 +76,7 @@ def spawn(name: str, argv: list[str], env: dict[str, str], log_path: str, cwd: s
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         cwd=cwd,
+        pass_fds=pass_fds,
         preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,  # noqa: PLW1509
     )
     return Child(name, proc, log_path, log)

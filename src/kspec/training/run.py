@@ -38,6 +38,7 @@ from kspec.training.rundir import (
     LOCK,
     RUN_FILES,
     RunLock,
+    callback_targets,
     check_targets,
     describe_previous,
     owned,
@@ -126,6 +127,33 @@ def _missing_folders(run_dir: str) -> list[str]:
             break
         here = parent
     return out[::-1]
+
+
+def open_run_folder(run_dir: str, inherited_lock: int | None = None) -> tuple[RunLock, list[str]]:
+    """Create (if needed) and lock the run folder: `(lock, the folders created)`.
+
+    `inherited_lock`: the descriptor of the lock a launcher of this process already holds.
+    """
+    if os.path.lexists(run_dir) and not os.path.isdir(run_dir):
+        raise SpecError("exists and is not a folder; choose another -o", file=run_dir)
+    created = _missing_folders(run_dir)
+    try:
+        os.makedirs(run_dir, exist_ok=True)
+    except OSError as exc:
+        raise SpecError(f"cannot create the run folder: {exc.strerror}", file=run_dir) from None
+    lock = RunLock(run_dir) if inherited_lock is None else RunLock.adopt(run_dir, inherited_lock)
+    return lock, created
+
+
+def leave_no_trace(run_dir: str, lock: RunLock, created: list[str]) -> None:
+    """A run that failed before writing anything: remove its lock and the folders it created."""
+    if created and os.listdir(run_dir) == [LOCK]:
+        os.unlink(os.path.join(run_dir, LOCK))
+        for folder in reversed(created):
+            if os.path.isdir(folder) and not os.listdir(folder):
+                os.rmdir(folder)
+    elif lock.created and not lock.keep:  # refused before writing: not even the lock stays
+        os.unlink(os.path.join(run_dir, LOCK))
 
 
 def _complete(run_dir: str, previous: dict[str, Any], quiet: bool) -> TrainResult:
@@ -219,17 +247,8 @@ def train(
     graph = resolve(spec, build_options)
     CompileModel.model_validate(spec.compile or {})
     digest = spec_hash(spec)
-    from kspec.training.fit import callback_targets
-
     targets = [*RUN_FILES, BACKUP, LOCK, *callback_targets(spec)]
-    if os.path.lexists(run_dir) and not os.path.isdir(run_dir):
-        raise SpecError("exists and is not a folder; choose another -o", file=run_dir)
-    created = _missing_folders(run_dir)
-    try:
-        os.makedirs(run_dir, exist_ok=True)
-    except OSError as exc:
-        raise SpecError(f"cannot create the run folder: {exc.strerror}", file=run_dir) from None
-    lock = RunLock(run_dir)
+    lock, created = open_run_folder(run_dir)
     try:
         state, previous = _prepare_run_dir(run_dir, digest, api, force, targets)
         if state == "complete":
@@ -251,13 +270,7 @@ def train(
             lock,
         )
     except BaseException:
-        if created and os.listdir(run_dir) == [LOCK]:  # failed before writing anything: leave no trace
-            os.unlink(os.path.join(run_dir, LOCK))
-            for folder in reversed(created):
-                if os.path.isdir(folder) and not os.listdir(folder):
-                    os.rmdir(folder)
-        elif lock.created and not lock.keep:  # refused before writing: not even the lock stays
-            os.unlink(os.path.join(run_dir, LOCK))
+        leave_no_trace(run_dir, lock, created)
         raise
     finally:
         lock.release()
@@ -291,12 +304,15 @@ def _fit(
     from kspec.training import data as D
     from kspec.training.backup import EpochBackup, complete_epochs, restore
     from kspec.training.compile import compile_kwargs
-    from kspec.training.fit import HistoryLog, NanWatch, check_finite, make_callbacks
+    from kspec.training.fit import EpochTimer, HistoryLog, NanWatch, check_finite, make_callbacks
 
     if spec.seed is not None:
         keras.utils.set_random_seed(spec.seed)
-    model = build_model(graph, api)
-    model.compile(**compile_kwargs(graph, spec.compile))
+    from kspec.training.distribute import model_scope
+
+    with model_scope(spec):  # `distribute: {strategy: mirrored}`: every local device (TensorFlow)
+        model = build_model(graph, api)
+        model.compile(**compile_kwargs(graph, spec.compile))
     backup_dir = os.path.join(run_dir, BACKUP)
     initial_epoch, restored = restore(model, backup_dir) if state == "resume" else (0, None)
 
@@ -310,6 +326,7 @@ def _fit(
         "backend": keras.backend.backend(),
         "epochs": epochs,
         "batch_size": batch_size,
+        "processes": 1,  # data-parallel runs (kspec.training.distributed_run) record N
         "status": "running",
         "rows": {"train": len(arrays.train), "validation": len(arrays.val), "test": len(arrays.test)},
         "scale": arrays.scale,
@@ -328,7 +345,8 @@ def _fit(
     log = HistoryLog(history_path, quiet=quiet, history=restored, initial_epoch=initial_epoch)
     nan = NanWatch()
     # The log first, then the backup (it snapshots the log's history, this epoch included).
-    callbacks = [log, EpochBackup(backup_dir, log), nan, *make_callbacks(spec, run_dir)]
+    timer = EpochTimer()
+    callbacks = [log, EpochBackup(backup_dir, log), nan, timer, *make_callbacks(spec, run_dir)]
     _say(
         quiet,
         f"training {spec.name} ({api}) on {len(arrays.train)} rows"
@@ -386,6 +404,7 @@ def _fit(
         finished_epochs=history["epoch"][-1] if history["epoch"] else 0,
         initial_epoch=initial_epoch,
         seconds=round(time.perf_counter() - start, 2),
+        epoch_seconds=timer.seconds,
     )
     write_text(os.path.join(run_dir, "run.json"), json.dumps(run_info, indent=1) + "\n")
     if reporter is not None:

@@ -17,12 +17,14 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import shutil
 import stat
 from collections.abc import Iterable
 from typing import Any
 
 from kspec.errors import SpecError, shorten
+from kspec.schema.model import CALLBACK_PATH_ARGS
 
 LOCK = ".kspec.lock"
 BACKUP = "backup"
@@ -42,6 +44,25 @@ RUN_FILES = (
 )
 MAX_RUN_JSON = 1 * 2**20
 MAX_WALK = 100_000
+#: A complete epoch backup: `backup/epoch-000007/model.weights.h5` (`kspec.training.backup`).
+EPOCH_FOLDER = re.compile(r"epoch-(\d{6})\Z")
+WEIGHTS = "model.weights.h5"
+#: Environment variable naming the descriptor of a run folder's lock that a launcher already
+#: holds and hands to its process 0 (`kspec train --workers N`).
+LOCK_FD_ENV = "KSPEC_RUN_LOCK_FD"
+
+
+def complete_epochs(folder: str) -> list[tuple[int, str]]:
+    """`(epoch, path)` of every complete backup in `folder`, oldest first (links ignored)."""
+    if not os.path.isdir(folder) or os.path.islink(folder):
+        return []
+    found = []
+    for name in os.listdir(folder):
+        match = EPOCH_FOLDER.match(name)
+        path = os.path.join(folder, name)
+        if match and not os.path.islink(path) and os.path.isfile(os.path.join(path, WEIGHTS)):
+            found.append((int(match.group(1)), path))
+    return sorted(found)
 
 
 def read_json(path: str, limit: int = MAX_RUN_JSON) -> Any:
@@ -101,6 +122,24 @@ def link_below(folder: str) -> str | None:
     return None
 
 
+def callback_targets(spec: Any) -> list[str]:
+    """The run-folder paths the spec's callbacks write (a checkpoint pattern's folder, if any)."""
+    out = []
+    for item in (spec.train or {}).get("callbacks") or []:
+        if not isinstance(item, dict) or item.get("type") == "BackupAndRestore":
+            continue
+        arg = CALLBACK_PATH_ARGS.get(item.get("type", ""))
+        value = item.get(arg) if arg else None
+        if not isinstance(value, str):
+            continue
+        value = os.path.normpath(value)
+        if "{" in value:  # ModelCheckpoint's `ckpt-{epoch:02d}.keras`: Keras picks the names
+            value = os.path.dirname(value.split("{", 1)[0]) or ""
+        if value and value != ".":
+            out.append(value)
+    return out
+
+
 class RunLock:
     """An exclusive `flock` on RUN/.kspec.lock for the length of one `kspec train`."""
 
@@ -129,6 +168,28 @@ class RunLock:
             ) from None
         os.ftruncate(self.fd, 0)
         os.pwrite(self.fd, f"{os.getpid()}\n".encode(), 0)
+
+    @classmethod
+    def adopt(cls, run_dir: str, fd: int) -> RunLock:
+        """The lock a launcher holds on `run_dir` and passed down as descriptor `fd`.
+
+        Only accepted when `fd` is that very file and its lock is ours to share (flock on a
+        descriptor of the same open file succeeds; anyone else's lock makes it fail): else the
+        folder is locked the ordinary way.
+        """
+        import fcntl
+
+        path = os.path.join(run_dir, LOCK)
+        try:
+            mine, there = os.fstat(fd), os.lstat(path)
+            if (mine.st_dev, mine.st_ino) != (there.st_dev, there.st_ino) or not stat.S_ISREG(there.st_mode):
+                raise OSError(errno.EBADF, "another file")
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return cls(run_dir)
+        lock = cls.__new__(cls)
+        lock.created, lock.keep, lock.fd = False, True, fd
+        return lock
 
     def release(self) -> None:
         if self.fd >= 0:

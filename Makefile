@@ -36,6 +36,7 @@ test-fast: install
 bench: install
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/playground_load.py
+	$(BIN)/python benchmarks/distributed.py
 
 fuzz: install
 	KSPEC_FUZZ_EXAMPLES=100000 $(BIN)/python -m pytest -q tests/test_fuzz.py -p no:randomly -s

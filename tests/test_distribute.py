@@ -236,3 +236,17 @@ def test_kill_9_of_one_worker_stops_the_run_and_leaves_it_resumable(mnist_spec, 
     diff = max(float(np.max(np.abs(x - y))) for x, y in zip(a, b))
     print(f"max abs weight difference, killed and resumed 2 processes vs 1: {diff:.3g}")
     assert diff <= 1e-5, diff
+
+
+@pytest.mark.heavy  # one and two processes at tiny sizes: the benchmark script does not rot
+def test_the_distributed_benchmark_runs(root):
+    done = subprocess.run(
+        [sys.executable, str(root / "benchmarks" / "distributed.py"), "--quick"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "PYTHONPATH": str(root / "src")},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Ratio 2 / 1 processes: **" in done.stdout and "max abs difference" in done.stdout

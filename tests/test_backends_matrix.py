@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("backends_matrix"), pyte
 BACKENDS = [b for b in ("tensorflow", "jax", "torch") if installed(b)]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def matrix(request, tmp_path_factory):
     from kspec.report.backends import compare_backends_many
 

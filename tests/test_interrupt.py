@@ -24,6 +24,9 @@ import kspec
 from conftest import ROOT
 from kspec.cli import main
 
+# One worker computes the uninterrupted reference run (a session fixture) for every test here.
+pytestmark = pytest.mark.xdist_group("interrupt_reference")
+
 EPOCHS = 6
 SPEC = textwrap.dedent(f"""\
     name: resume_mlp
@@ -50,7 +53,7 @@ ENV = {
 }
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def reference(tmp_path_factory):
     """The uninterrupted run (same process as the reruns: Keras is imported once)."""
     folder = tmp_path_factory.mktemp("reference")

@@ -14,7 +14,7 @@ from kspec._keras import without_chatter
 QUIET_ENV = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def raw_tensorflow_stderr() -> str:
     """What a bare `import keras` prints on this machine (nothing of kspec involved)."""
     proc = subprocess.run(

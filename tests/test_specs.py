@@ -13,7 +13,7 @@ APIS = ("sequential", "functional", "subclass")
 pytestmark = pytest.mark.xdist_group("keras_specs")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def built(keras):
     """(spec file, api) -> built model, built once per module."""
     cache: dict = {}

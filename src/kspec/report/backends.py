@@ -71,6 +71,25 @@ class BackendComparison:
         }
 
 
+#: Measured (Keras 3.15, TF 2.21): one Adam step on an Embedding whose batch repeats a token id
+#: moves that row differently on TensorFlow than on JAX (0.11 here); without a repeat, or with SGD,
+#: the backends agree exactly.
+SPARSE_NOTE = (
+    "TensorFlow hands an Embedding's gradient to the optimizer as IndexedSlices, and Keras's "
+    "adaptive optimizers (Adam, RMSprop, ...) square each slice separately: when a batch repeats a "
+    "token id, TensorFlow's second moment is a sum of squares where JAX and torch square the sum, "
+    "so training on TensorFlow differs (SGD agrees)"
+)
+
+
+def sparse_adaptive_training(spec: Spec) -> bool:
+    """Whether the spec trains an Embedding with an optimizer other than SGD (see SPARSE_NOTE)."""
+    optimizer = (spec.compile or {}).get("optimizer", "adam")  # training.compile's default
+    name = optimizer.get("type") if isinstance(optimizer, dict) else optimizer
+    has_embedding = any(layer.type == "Embedding" for layer in spec.layers)
+    return has_embedding and str(name).lower() != "sgd"
+
+
 def _valid_apis(spec: Spec, build_options: BuildOptions | None) -> list[str]:
     problem = resolve(spec, build_options).sequential_problem()
     return [a for a in APIS if a != "sequential" or problem is None]
@@ -237,6 +256,8 @@ def compare_backends_many(
                 rows[backend] = {"available": False, "reason": f"the reference backend {reference} failed"}
             else:
                 rows[backend] = _summarise(raw[backend], job["folder"], reference, backend, raw[reference])
+        if "tensorflow" in rows and sparse_adaptive_training(spec):
+            notes.append(SPARSE_NOTE)
         silenced = next(
             (r.get("fit_silenced_layers") for r in rows.values() if r.get("fit_silenced_layers")), None
         )

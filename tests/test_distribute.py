@@ -250,3 +250,44 @@ def test_the_distributed_benchmark_runs(root):
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Ratio 2 / 1 processes: **" in done.stdout and "max abs difference" in done.stdout
+
+
+@pytest.mark.heavy  # two processes joined by hand, as on a cluster (one command per host)
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="kill -9 of a process group member")
+def test_without_the_launcher_the_survivor_of_a_kill_9_exits_at_once_with_one_line(
+    mnist_spec, tmp_path, root
+):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": str(root / "src")}
+
+    def start(i, out):
+        argv = ["train", mnist_spec, "-o", out, "--epochs", 3000, "--coordinator", f"127.0.0.1:{port}",
+                "--num-processes", 2, "--process-id", i, "--distribute-timeout", 60]  # fmt: skip
+        return subprocess.Popen(
+            [sys.executable, "-m", "kspec", *map(str, argv)], cwd=root, env=env, stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL, text=True,
+        )  # fmt: skip
+
+    run_dir = tmp_path / "run"
+    first, second = start(0, run_dir), start(1, tmp_path / "run1")
+    try:
+        _wait_for_epochs(run_dir / "history.json", 2, first, time.monotonic() + 600)
+        assert first.poll() is None and second.poll() is None
+        second.kill()
+        killed = time.monotonic()
+        _, err = first.communicate(timeout=120)
+    finally:
+        for p in (first, second):
+            if p.poll() is None:
+                p.kill()
+    assert time.monotonic() - killed < 30  # not JAX's heartbeat timeout (60 s) and its abort
+    assert first.returncode == 1, err[-2000:]
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("error: process 0: training stopped (") and "run the same command again" in last
+    run = json.loads((run_dir / "run.json").read_text())
+    assert run["status"] == "interrupted" and run["finished_epochs"] >= 1
+    assert sorted(os.listdir(run_dir / "backup")) == [f"epoch-{run['finished_epochs']:06d}"]

@@ -130,6 +130,11 @@ def join(cluster: Cluster) -> None:
             num_processes=cluster.num_processes,
             process_id=cluster.process_id,
         )
+        host, _, port = cluster.coordinator.rpartition(":")
+        if host.strip("[]") in _LOOPBACK:  # a run on this machine: listen on loopback only
+            if _accepts(jax.distributed.initialize, "coordinator_bind_address"):
+                kwargs["coordinator_bind_address"] = f"{host}:{port}"  # JAX's default: every interface
+            _gloo_on_loopback()
     if cluster.coordinator is not None and cluster.process_id:
         _wait_for_coordinator(cluster.coordinator, cluster.timeout)
     try:
@@ -141,6 +146,53 @@ def join(cluster: Cluster) -> None:
             f"could not join the distributed run through coordinator {cluster.coordinator or '(from the cluster)'} "
             f"within {cluster.timeout} s: {first_line(exc)[:300]}"
         ) from None
+
+
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _gloo_on_loopback() -> None:
+    """Gloo listens on the address of the machine's host name unless told otherwise (JAX does
+    not pass one): for a run on this machine, make it 127.0.0.1. A JAX without this hook keeps
+    its default."""
+    try:
+        from jax._src import xla_bridge
+
+        make = xla_bridge._jax.make_gloo_tcp_collectives
+
+        def on_loopback(
+            distributed_client: Any, hostname: str | None = None, interface: str | None = None
+        ) -> Any:
+            return make(
+                distributed_client=distributed_client, hostname=hostname or "127.0.0.1", interface=interface
+            )
+
+        xla_bridge._jax.make_gloo_tcp_collectives = on_loopback
+    except Exception:
+        pass
+
+
+_LEAVING = False
+
+
+def leave_without_barrier(code: int = 1) -> None:
+    """This run failed (a peer died, a collective broke, a signal): at exit, skip JAX's shutdown,
+    which waits at a barrier for every peer, the dead one too, then aborts the process with a
+    stack trace. Registered after JAX's own exit handler, so it runs first (atexit is LIFO)."""
+    global _LEAVING
+    if _LEAVING:
+        return
+    _LEAVING = True
+    import atexit
+
+    def leave() -> None:
+        import sys
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+    atexit.register(leave)
 
 
 def _wait_for_coordinator(address: str, timeout: int) -> None:

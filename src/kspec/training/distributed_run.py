@@ -24,7 +24,7 @@ import time
 from typing import Any
 
 from kspec._version import __version__
-from kspec.errors import KspecRuntimeError, SpecError
+from kspec.errors import KspecRuntimeError, SpecError, first_line, shorten
 from kspec.files import save_model, write_text
 from kspec.graph.resolve import resolve
 from kspec.schema.model import CompileModel
@@ -259,10 +259,25 @@ def _train(
             shuffle=False,
             verbose=2 if writer and not quiet else 0,
         )
-    except (KeyboardInterrupt, SystemExit):
+    except BaseException as exc:
+        # One process failing stops them all (the next collective fails everywhere): keep the
+        # folder resumable, say it in one line, and leave without waiting for the others.
+        signalled = isinstance(exc, (KeyboardInterrupt, SystemExit))
+        code = 130 if isinstance(exc, KeyboardInterrupt) else 1
+        if isinstance(exc, SystemExit) and isinstance(exc.code, int):
+            code = exc.code
+        dist.leave_without_barrier(code)
         backups = complete_epochs(os.path.join(run_dir, BACKUP))
-        record(status="interrupted", finished_epochs=backups[-1][0] if backups else 0)
-        raise
+        done = backups[-1][0] if backups else 0
+        reason = "interrupted" if signalled else first_line(exc)[:300]
+        record(status="interrupted", finished_epochs=done, reason=reason)
+        if signalled:
+            raise
+        kept = f"epochs 1-{done} are kept in {run_dir}/backup" if done else "no epoch had finished"
+        raise KspecRuntimeError(
+            f"process {process}: training stopped ({shorten(reason, 200, quote=False)}), so the run "
+            f"stopped on every process; {kept}: run the same command again on every host to resume"
+        ) from None
     history = log.history
     if nan.bad:
         record(status="failed", reason="loss became NaN")

@@ -172,7 +172,8 @@ def _interrupted(out_dir: str, reason: str) -> int:
     backups = complete_epochs(os.path.join(out_dir, BACKUP))
     done = backups[-1][0] if backups else 0
     info = read_run(out_dir)
-    if info is not None and info.get("status") in ("starting", "running"):
+    # Process 0 may have recorded "interrupted" as it was stopped; the launcher knows the cause.
+    if info is not None and info.get("status") in ("starting", "running", "interrupted"):
         info.update(status="interrupted", finished_epochs=done, reason=reason)
         write_text(os.path.join(out_dir, "run.json"), json.dumps(info, indent=1) + "\n")
     return done

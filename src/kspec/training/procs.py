@@ -106,17 +106,19 @@ def watch(
 ) -> Child | None:
     """Wait until `done(children)` or a child fails; return the failed child (None: all is well).
 
-    A child failing is one that exits with a non-zero code. On a failure or a timeout the
-    others are stopped.
+    A child failing is one that exits with a non-zero code; of several, one killed by a signal
+    is returned. On a failure or a timeout the others are stopped.
     """
     start = time.monotonic()
     try:
         while True:
-            for c in children:
-                code = c.proc.poll()
-                if code is not None and code != 0:
-                    stop(children)
-                    return c
+            codes = [c.proc.poll() for c in children]
+            failed = [c for c, code in zip(children, codes) if code is not None and code != 0]
+            if failed:
+                stop(children)
+                # One death makes the others fail too (their next exchange with it breaks), often
+                # before this loop looks: a child ended by a signal is the cause, not its victims.
+                return min(failed, key=lambda c: 0 if (c.proc.returncode or 0) < 0 else 1)
             if done(children):
                 return None
             if timeout is not None and time.monotonic() - start > timeout:

@@ -63,7 +63,9 @@ def _history(run_dir):
 
 @pytest.mark.slow
 def test_two_processes_end_with_the_weights_of_one(mnist_spec, tmp_path, root):
-    two = _kspec(root, "train", mnist_spec, "-o", tmp_path / "two", "--workers", 2, "--quiet")
+    # The spec's `distribute:` section asks for the 2 processes; --workers 1 overrides it below.
+    mnist_spec.write_text(mnist_spec.read_text() + "distribute: {strategy: data_parallel, workers: 2}\n")
+    two = _kspec(root, "train", mnist_spec, "-o", tmp_path / "two", "--quiet")
     assert two.returncode == 0, two.stderr[-3000:]
     prints = [json.loads((tmp_path / "two" / "logs" / f"process-{i}.json").read_text()) for i in (0, 1)]
     assert prints[0]["weights_sha256"] == prints[1]["weights_sha256"]  # identical on both processes
@@ -81,7 +83,9 @@ def test_two_processes_end_with_the_weights_of_one(mnist_spec, tmp_path, root):
     assert not (tmp_path / "two" / "backup").exists()  # the finished run needs no backup
     assert not [n for n in os.listdir(tmp_path / "two") if n.startswith(".kspec-")]
 
-    one = _kspec(root, "train", mnist_spec, "-o", tmp_path / "one", "--backend", "jax", "--quiet")
+    one = _kspec(
+        root, "train", mnist_spec, "-o", tmp_path / "one", "--workers", 1, "--backend", "jax", "--quiet"
+    )
     assert one.returncode == 0, one.stderr[-3000:]
     assert json.loads((tmp_path / "one" / "run.json").read_text())["processes"] == 1
     a, b = _weights(tmp_path / "two" / "model.keras"), _weights(tmp_path / "one" / "model.keras")
@@ -119,6 +123,71 @@ def test_bad_distributed_requests_are_exit_2_and_write_nothing(mnist_spec, tmp_p
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1, (flags, err)
         assert not out.exists(), flags
+
+
+def test_a_bad_distribute_section_is_located_exit_2_and_writes_nothing(mnist_spec, tmp_path, capsys):
+    text = mnist_spec.read_text()
+    for section, message in (
+        ("distribute: {strategy: horovod}", "distribute.strategy"),
+        ("distribute: {workers: 0}", "distribute.workers"),
+        ("distribute: {timeout: -5}", "distribute.timeout"),
+    ):
+        mnist_spec.write_text(text + section + "\n")
+        assert main(["train", str(mnist_spec), "-o", str(tmp_path / "run")]) == 2, section
+        err = capsys.readouterr().err
+        line = text.count("\n") + 1
+        assert f"mnist.yaml:{line}:" in err and message in err and err.count("\n") == 1, (section, err)
+        assert not (tmp_path / "run").exists()
+
+
+def test_cluster_launchers_environment_is_detected(monkeypatch):
+    from kspec.training.distribute import cluster_from
+
+    for name in ("SLURM_NTASKS", "OMPI_COMM_WORLD_SIZE", "PMI_SIZE"):
+        monkeypatch.delenv(name, raising=False)
+    assert cluster_from(None, None, None, 60) is None  # a plain run
+    monkeypatch.setenv("SLURM_NTASKS", "1")
+    assert cluster_from(None, None, None, 60) is None  # one task is not a distributed run
+    monkeypatch.setenv("SLURM_NTASKS", "4")
+    found = cluster_from(None, None, None, 60)
+    assert found is not None and found.coordinator is None  # JAX reads the rest from SLURM
+    flags = cluster_from("10.0.0.1:1234", 4, 3, 30)  # the flags win
+    assert flags is not None and (flags.coordinator, flags.num_processes, flags.process_id) == (
+        "10.0.0.1:1234",
+        4,
+        3,
+    )
+
+
+@pytest.mark.slow
+def test_mirrored_strategy_trains_on_tensorflow_and_is_refused_elsewhere(tmp_path, keras):
+    """`strategy: mirrored`: one process, every local device, through tf.distribute."""
+    import kspec
+    from kspec.training.distribute import DistributeError, model_scope
+
+    assert keras.backend.backend() == "tensorflow"
+    spec = kspec.loads(
+        "name: mirrored\nseed: 3\ninputs: [{name: xy, shape: [2]}]\n"
+        "layers: [{type: Dense, units: 8, activation: tanh}, {type: Dense, units: 1, activation: sigmoid}]\n"
+        "compile: {optimizer: adam, loss: binary_crossentropy, metrics: [accuracy]}\n"
+        "train: {data: {type: synthetic, name: moons, samples: 200}, epochs: 2, batch_size: 20}\n"
+        "distribute: {strategy: mirrored}\n"
+    )
+    import tensorflow as tf
+
+    with model_scope(spec):
+        assert tf.distribute.has_strategy()
+        assert isinstance(tf.distribute.get_strategy(), tf.distribute.MirroredStrategy)
+    result = kspec.train(spec, tmp_path / "run", quiet=True)
+    assert result.history["epoch"] == [1, 2] and "accuracy" in result.metrics
+    assert isinstance(result.model.distribute_strategy, tf.distribute.MirroredStrategy)
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    try:
+        with pytest.raises(DistributeError, match="mirrored is TensorFlow's"):
+            model_scope(spec)
+    finally:
+        monkeypatch.undo()
 
 
 @pytest.mark.slow

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kspec.layers import REGISTRY, ShapeError
+from rule_strategies_more import MORE
 
 pytestmark = pytest.mark.slow
 
@@ -592,8 +593,9 @@ STRATEGIES: dict[str, st.SearchStrategy] = {
     "Concatenate": s_concatenate(),
     "Dot": s_dot(),
 }
+STRATEGIES.update(MORE)  # the entries added for `kspec import` (tests/rule_strategies_more.py)
 #: Keras classes whose constructor has no `trainable` argument (no **kwargs).
-NO_TRAINABLE_ARG = {"SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D"}
+NO_TRAINABLE_ARG = {"SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "Discretization"}
 
 
 # -- comparison ---------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ APIs start from identical weights whatever order they create them in.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import zlib
 from typing import Any
@@ -54,10 +55,21 @@ def _seeded(init: Any, seed: int) -> Any:
     return init
 
 
+def application_layer(layer_type: str) -> Any:
+    """A layer class `keras.applications` defines for itself (ConvNeXt's LayerScale), or None.
+
+    Only the fixed table in `kspec.layers.applications` is looked up: Keras's own modules.
+    """
+    from kspec.layers.applications import KERAS_MODULES
+
+    module = KERAS_MODULES.get(layer_type)
+    return getattr(importlib.import_module(module), layer_type) if module else None
+
+
 def keras_layer_class(layer_type: str) -> type[keras.layers.Layer]:
     from kspec.builders.plugins import custom_layer
 
-    cls = getattr(keras.layers, layer_type, None) or custom_layer(layer_type)
+    cls = getattr(keras.layers, layer_type, None) or application_layer(layer_type) or custom_layer(layer_type)
     if cls is None:
         raise KeyError(layer_type)
     return cls

@@ -131,6 +131,36 @@ def format_shape(shape: Shape) -> str:
 #: uses (each pydantic class costs about a millisecond to create). `tests/test_architecture.py`
 #: asserts this table equals what the modules register.
 RULE_MODULES: dict[str, str] = {
+    # adaptive_pooling.py
+    "AdaptiveAveragePooling1D": "adaptive_pooling",
+    "AdaptiveAveragePooling2D": "adaptive_pooling",
+    "AdaptiveAveragePooling3D": "adaptive_pooling",
+    "AdaptiveMaxPooling1D": "adaptive_pooling",
+    "AdaptiveMaxPooling2D": "adaptive_pooling",
+    "AdaptiveMaxPooling3D": "adaptive_pooling",
+    # applications.py
+    "CustomScaleLayer": "applications",
+    "LayerScale": "applications",
+    "StochasticDepth": "applications",
+    # conv_lstm.py
+    "ConvLSTM1D": "conv_lstm",
+    "ConvLSTM2D": "conv_lstm",
+    "ConvLSTM3D": "conv_lstm",
+    # preprocessing.py
+    "AutoContrast": "preprocessing",
+    "CategoryEncoding": "preprocessing",
+    "CenterCrop": "preprocessing",
+    "Discretization": "preprocessing",
+    "Equalization": "preprocessing",
+    "Hashing": "preprocessing",
+    "Normalization": "preprocessing",
+    "Resizing": "preprocessing",
+    # transformer.py
+    "GroupQueryAttention": "transformer",
+    "RMSNormalization": "transformer",
+    "ReversibleEmbedding": "transformer",
+    # wrappers.py
+    "SpectralNormalization": "wrappers",
     # attention.py
     "AdditiveAttention": "attention",
     "Attention": "attention",

@@ -1,0 +1,104 @@
+"""Convolutional LSTMs (ConvLSTM1D/2D/3D): an LSTM whose gates are convolutions over each frame."""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar, Literal
+
+from kspec.layers.recurrent import ReturnState, Stateful
+from kspec.layers.registry import LayerArgs, Shape, ShapeError, known, register
+from kspec.layers.spatial import DataFormat, window_length
+from kspec.schema.types import (
+    Activation,
+    Bool,
+    Constraint,
+    Initializer,
+    Int,
+    PositiveInt,
+    Rate,
+    Regularizer,
+    int_tuple,
+)
+
+
+class _ConvLSTM(LayerArgs):
+    rank: ClassVar[int] = 2
+    filters: PositiveInt
+    padding: Literal["valid", "same"] = "valid"
+    data_format: DataFormat = None
+    activation: Activation = "tanh"
+    recurrent_activation: Activation = "sigmoid"
+    use_bias: Bool = True
+    kernel_initializer: Initializer = "glorot_uniform"
+    recurrent_initializer: Initializer = "orthogonal"
+    bias_initializer: Initializer = "zeros"
+    unit_forget_bias: Bool = True
+    kernel_regularizer: Regularizer = None
+    recurrent_regularizer: Regularizer = None
+    bias_regularizer: Regularizer = None
+    activity_regularizer: Regularizer = None
+    kernel_constraint: Constraint = None
+    recurrent_constraint: Constraint = None
+    bias_constraint: Constraint = None
+    dropout: Rate = 0.0
+    recurrent_dropout: Rate = 0.0
+    seed: Int | None = None
+    return_sequences: Bool = False
+    return_state: ReturnState = False
+    go_backwards: Bool = False
+    stateful: Stateful = False
+    unroll: Bool = False
+    zero_output_for_mask: Bool = False
+
+    def _split(self, x: Shape) -> tuple[int | None, int | None, list[int | None], int | None]:
+        if len(x) != self.rank + 3:
+            raise ShapeError(
+                f"expects a rank-{self.rank + 3} (batch, time, {self.rank} spatial axes, channels) input, "
+                f"got rank {len(x)}"
+            )
+        if self.data_format == "channels_first":
+            return x[0], x[1], list(x[3:]), x[2]
+        return x[0], x[1], list(x[2:-1]), x[-1]
+
+    def output_shape(self, shapes: list[Shape]) -> Shape:
+        b, t, spatial, _ = self._split(shapes[0])
+        k, s, d = self.kernel_size, self.strides, self.dilation_rate  # type: ignore[attr-defined]
+        out = [window_length(n, k[i], s[i], self.padding, d[i]) for i, n in enumerate(spatial)]
+        frame = (self.filters, *out) if self.data_format == "channels_first" else (*out, self.filters)
+        return (b, t, *frame) if self.return_sequences else (b, *frame)
+
+    def weight_counts(self, shapes: list[Shape]) -> tuple[int, int]:
+        _, _, _, c = self._split(shapes[0])
+        c = known(c, "channel dimension")
+        volume = math.prod(self.kernel_size)  # type: ignore[attr-defined]
+        gates = 4 * self.filters
+        return volume * c * gates + volume * self.filters * gates + (gates if self.use_bias else 0), 0
+
+
+@register
+class ConvLSTM1D(_ConvLSTM):
+    """LSTM over a sequence of 1D signals, each gate a 1D convolution: (batch, time, steps, channels)."""
+
+    rank: ClassVar[int] = 1
+    kernel_size: int_tuple(1)  # type: ignore[valid-type]
+    strides: int_tuple(1) = (1,)  # type: ignore[valid-type]
+    dilation_rate: int_tuple(1) = (1,)  # type: ignore[valid-type]
+
+
+@register
+class ConvLSTM2D(_ConvLSTM):
+    """LSTM over a sequence of images, each gate a 2D convolution: (batch, time, rows, cols, channels)."""
+
+    kernel_size: int_tuple(2)  # type: ignore[valid-type]
+    strides: int_tuple(2) = (1, 1)  # type: ignore[valid-type]
+    dilation_rate: int_tuple(2) = (1, 1)  # type: ignore[valid-type]
+
+
+@register
+class ConvLSTM3D(_ConvLSTM):
+    """LSTM over a sequence of volumes, each gate a 3D convolution."""
+
+    rank: ClassVar[int] = 3
+    kernel_size: int_tuple(3)  # type: ignore[valid-type]
+    strides: int_tuple(3) = (1, 1, 1)  # type: ignore[valid-type]
+    dilation_rate: int_tuple(3) = (1, 1, 1)  # type: ignore[valid-type]

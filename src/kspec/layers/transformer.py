@@ -1,0 +1,120 @@
+"""Layers of modern transformer stacks: RMSNormalization, GroupQueryAttention, ReversibleEmbedding."""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+from kspec.layers.core import NoQuantization
+from kspec.layers.registry import LayerArgs, Shape, ShapeError, known, register
+from kspec.schema.types import (
+    Axes,
+    Bool,
+    Constraint,
+    DType,
+    Initializer,
+    Int,
+    Number,
+    PositiveInt,
+    Rate,
+    Regularizer,
+)
+
+
+@register
+class RMSNormalization(LayerArgs):
+    """Divides by the root mean square over `axis`, then multiplies by a learned scale."""
+
+    axis: Axes = (-1,)
+    epsilon: Number = 1e-6
+
+    def weight_counts(self, shapes: list[Shape]) -> tuple[int, int]:
+        x = shapes[0]
+        dims = []
+        for a in set(self.axis):
+            if not -len(x) <= a < len(x):
+                raise ShapeError(f"axis {a} is out of range for a rank-{len(x)} input")
+            dims.append(known(x[a], "normalized dimension"))
+        return math.prod(dims), 0
+
+
+@register
+class GroupQueryAttention(LayerArgs):
+    """Attention whose `num_query_heads` share `num_key_value_heads` key/value heads: (query, value[, key])."""
+
+    call_style: ClassVar = "args"
+    min_inputs: ClassVar[int] = 2
+    max_inputs: ClassVar[int] = 3
+    head_dim: PositiveInt
+    num_query_heads: PositiveInt
+    num_key_value_heads: PositiveInt
+    dropout: Rate = 0.0
+    use_bias: Bool = True
+    sliding_window: PositiveInt | None = None
+    flash_attention: Bool | None = None
+    kernel_initializer: Initializer = "glorot_uniform"
+    bias_initializer: Initializer = "zeros"
+    kernel_regularizer: Regularizer = None
+    bias_regularizer: Regularizer = None
+    activity_regularizer: Regularizer = None
+    kernel_constraint: Constraint = None
+    bias_constraint: Constraint = None
+    use_gate: Bool = False
+    seed: Int | None = None
+
+    def _dims(self, shapes: list[Shape]) -> tuple[int, int, int]:
+        query, value = shapes[0], shapes[1]
+        key = shapes[2] if len(shapes) > 2 else value
+        if any(len(s) != 3 for s in (query, value, key)):
+            raise ShapeError("query, value and key must be (batch, positions, features)")
+        if self.num_query_heads % self.num_key_value_heads:
+            raise ShapeError(
+                f"num_query_heads ({self.num_query_heads}) must be a multiple of "
+                f"num_key_value_heads ({self.num_key_value_heads})"
+            )
+        if query[-1] != value[-1]:
+            raise ShapeError(f"query and value need the same feature size, got {query[-1]} and {value[-1]}")
+        if value[1] != key[1]:
+            raise ShapeError("value and key need the same length")
+        return (
+            known(query[-1], "query feature dimension"),
+            known(key[-1], "key feature dimension"),
+            known(value[-1], "value feature dimension"),
+        )
+
+    def output_shape(self, shapes: list[Shape]) -> Shape:
+        self._dims(shapes)
+        return shapes[0]
+
+    def weight_counts(self, shapes: list[Shape]) -> tuple[int, int]:
+        mq, mk, mv = self._dims(shapes)
+        h, kv, d, b = self.num_query_heads, self.num_key_value_heads, self.head_dim, int(self.use_bias)
+        total = mq * h * d + b * h * d  # query projection
+        total += (mk + mv) * kv * d + 2 * b * kv * d  # key and value projections
+        if self.use_gate:
+            total += mq * h * d + b * h * d
+        return total + h * d * mq + b * mq, 0  # output projection back to the query's features
+
+
+@register
+class ReversibleEmbedding(LayerArgs):
+    """An Embedding that can also project vectors back to logits over the vocabulary (`reverse=True`)."""
+
+    input_dim: PositiveInt
+    output_dim: PositiveInt
+    tie_weights: Bool = True
+    embeddings_initializer: Initializer = "uniform"
+    embeddings_regularizer: Regularizer = None
+    embeddings_constraint: Constraint = None
+    activity_regularizer: Regularizer = None
+    mask_zero: Bool = False
+    reverse_dtype: DType = None
+    logit_soft_cap: Number | None = None
+    quantization_config: NoQuantization = None
+
+    def output_shape(self, shapes: list[Shape]) -> Shape:
+        return (*shapes[0], self.output_dim)
+
+    def weight_counts(self, shapes: list[Shape]) -> tuple[int, int]:
+        table = self.input_dim * self.output_dim
+        return table if self.tie_weights else 2 * table, 0

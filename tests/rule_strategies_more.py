@@ -201,3 +201,138 @@ MORE: dict[str, st.SearchStrategy] = {
     "CustomScaleLayer": s_custom_scale(),
     "StochasticDepth": s_stochastic_depth(),
 }
+
+
+# -- operations (kspec.layers.ops) and the nested Sequential ---------------------------------------
+
+
+def _broadcastable(draw: Any, shape: tuple) -> tuple:
+    """`shape` with some sizes replaced by 1 (and sometimes leading axes dropped)."""
+    out = tuple(1 if draw(st.integers(0, 3)) == 0 else d for d in shape)
+    return out[draw(st.integers(0, len(out) - 1)) :] if draw(st.booleans()) else out
+
+
+@st.composite
+def s_binary(draw: Any) -> tuple:
+    shape = _shape(draw)
+    form = draw(st.integers(0, 2))
+    if form == 0:
+        return {}, [shape, _broadcastable(draw, shape)], None
+    key = "x2" if form == 1 else "x1"
+    return {key: draw(st.sampled_from([0.5, 2.0, 3.0]))}, [shape], None
+
+
+@st.composite
+def s_unary(draw: Any, extra: dict | None = None) -> tuple:
+    return dict(extra or {}), [_shape(draw)], None
+
+
+@st.composite
+def s_reduce(draw: Any, initial: bool = False) -> tuple:
+    shape = _shape(draw)
+    rank = len(shape) + 1
+    args: dict[str, Any] = {"keepdims": draw(st.booleans())}
+    axes = draw(st.lists(st.integers(1, rank - 1), min_size=1, max_size=rank - 1, unique=True))
+    args["axis"] = axes[0] if len(axes) == 1 and draw(st.booleans()) else axes
+    return args, [shape], None
+
+
+@st.composite
+def s_op_reshape(draw: Any) -> tuple:
+    shape = _shape(draw)
+    flat = 1
+    for d in shape:
+        flat *= d
+    return {"newshape": [-1, flat] if draw(st.booleans()) else [-1, 1, flat]}, [shape], None
+
+
+@st.composite
+def s_op_transpose(draw: Any) -> tuple:
+    shape = _shape(draw)
+    rest = draw(st.permutations(list(range(1, len(shape) + 1))))
+    return {"axes": [0, *rest]}, [shape], None
+
+
+@st.composite
+def s_op_expand(draw: Any) -> tuple:
+    shape = _shape(draw)
+    return {"axis": draw(st.integers(1, len(shape) + 1))}, [shape], None
+
+
+@st.composite
+def s_op_squeeze(draw: Any) -> tuple:
+    shape = _shape(draw)
+    i = draw(st.integers(0, len(shape)))
+    with_one = (*shape[:i], 1, *shape[i:])
+    return {"axis": i + 1}, [with_one], None
+
+
+@st.composite
+def s_op_concat(draw: Any) -> tuple:
+    shape = _shape(draw)
+    axis = draw(st.integers(1, len(shape)))
+    shapes = []
+    for _ in range(draw(st.integers(2, 3))):
+        s = list(shape)
+        s[axis - 1] = draw(st.integers(1, 4))
+        shapes.append(tuple(s))
+    return {"axis": axis}, shapes, None
+
+
+@st.composite
+def s_op_matmul(draw: Any) -> tuple:
+    n, k, m = (draw(st.integers(1, 4)) for _ in range(3))
+    lead = _shape(draw, 0, 1)
+    return {}, [(*lead, n, k), (*lead, k, m)], None
+
+
+@st.composite
+def s_nested_sequential(draw: Any) -> tuple:
+    k = draw(st.integers(1, 3))
+    layers = [
+        {"type": "Conv2D", "name": "inner_conv", "filters": draw(st.integers(1, 4)), "kernel_size": k},
+        {"type": "LayerNormalization", "name": "inner_norm"},
+    ]
+    if draw(st.booleans()):
+        layers.append({"type": "Dense", "name": "inner_dense", "units": 2, "trainable": False})
+    size = (draw(st.integers(k, k + 3)), draw(st.integers(k, k + 3)), draw(st.integers(1, 3)))
+    return {"layers": layers}, [size], None
+
+
+_BINARY = ["add", "subtract", "multiply", "divide", "true_divide", "maximum", "minimum", "power"]
+_UNARY = [
+    "negative",
+    "abs",
+    "sqrt",
+    "square",
+    "exp",
+    "log",
+    "tanh",
+    "sigmoid",
+    "relu",
+    "relu6",
+    "silu",
+    "hard_sigmoid",
+    "hard_silu",
+]
+MORE.update({f"ops.{n}": s_binary() for n in _BINARY})
+MORE.update({f"ops.{n}": s_unary() for n in _UNARY})
+MORE.update(
+    {
+        "ops.gelu": s_unary({"approximate": False}),
+        "ops.softmax": s_unary({"axis": -1}),
+        "ops.clip": s_unary({"x_min": 0.0, "x_max": 6.0}),
+        "ops.cast": s_unary({"dtype": "float16"}),
+        "ops.mean": s_reduce(),
+        "ops.sum": s_reduce(),
+        "ops.max": s_reduce(),
+        "ops.min": s_reduce(),
+        "ops.reshape": s_op_reshape(),
+        "ops.transpose": s_op_transpose(),
+        "ops.expand_dims": s_op_expand(),
+        "ops.squeeze": s_op_squeeze(),
+        "ops.concatenate": s_op_concat(),
+        "ops.matmul": s_op_matmul(),
+        "Sequential": s_nested_sequential(),
+    }
+)

@@ -21,6 +21,7 @@ from typing import Any
 import keras
 
 from kspec.builders.layers import call_layer, create_layer
+from kspec.builders.ops import deserialize_entry, layers_only, serialize_entry
 from kspec.graph import blocks
 from kspec.graph.resolve import Graph, Node
 from kspec.schema.blocks import BlockInstance
@@ -29,7 +30,7 @@ from kspec.schema.blocks import BlockInstance
 def run_nodes(nodes: list[dict[str, Any]], layers: list[Any], values: dict[str, Any]) -> None:
     """Call each node's layer on its sources; a block node sets each of its outputs."""
     for node, layer in zip(nodes, layers):
-        result = call_layer(layer, node["call_style"], [values[s] for s in node["sources"]])
+        result = call_layer(layer, node["call_style"], [values[s] for s in node["sources"]], node.get("call"))
         outputs = node.get("outputs")
         if outputs is None:
             values[node["name"]] = result
@@ -52,11 +53,10 @@ class BlockLayer(keras.layers.Layer):
     def __init__(self, block_config: dict[str, Any], layers: list[Any] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.block_config = block_config
-        self.block_layers = (
-            list(layers)
-            if layers is not None
-            else [keras.layers.deserialize(n["layer"]) for n in block_config["nodes"]]
-        )
+        made = list(layers) if layers is not None else [deserialize_entry(n["layer"]) for n in block_config["nodes"]]
+        # Operations (`ops.add`) are not layers: Keras tracks only the layers, in this order.
+        self.block_layers = layers_only(made)
+        self._block_all = made
 
     @property
     def layers(self) -> list[Any]:
@@ -75,7 +75,7 @@ class BlockLayer(keras.layers.Layer):
         names = self.block_config["inputs"]
         given = list(inputs) if len(names) > 1 else [inputs]
         values = dict(zip(names, given))
-        run_nodes(self.block_config["nodes"], self.block_layers, values)
+        run_nodes(self.block_config["nodes"], self._block_all, values)
         outputs = [values[name] for name in self.block_config["outputs"]]
         return outputs[0] if len(outputs) == 1 else outputs
 
@@ -103,7 +103,8 @@ def _node_entry(node: Node, layer: Any) -> dict[str, Any]:
         "name": node.name,
         "sources": list(node.sources),
         "call_style": node.call_style,
-        "layer": keras.layers.serialize(layer),
+        "call": dict(node.spec.call),
+        "layer": serialize_entry(layer, node.type, node.spec.args, node.name),
     }
 
 

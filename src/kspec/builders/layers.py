@@ -105,18 +105,20 @@ def create_layer(graph: Graph, node: Node) -> keras.layers.Layer:
         ) from None
 
 
-def call_layer(layer: Any, style: str, values: list[Any]) -> Any:
-    """Apply a layer the way its type expects: one tensor, a list, or positional tensors."""
+def call_layer(layer: Any, style: str, values: list[Any], kwargs: dict[str, Any] | None = None) -> Any:
+    """Apply a layer the way its type expects: one tensor, a list, or positional tensors;
+    `kwargs` are the spec's constant call arguments (`call: {training: false}`)."""
+    kwargs = kwargs or {}
     if style == "list":
-        return layer(values)
+        return layer(values, **kwargs)
     if style == "args":
-        return layer(*values)
-    return layer(values[0]) if len(values) == 1 else layer(values)
+        return layer(*values, **kwargs)
+    return layer(values[0], **kwargs) if len(values) == 1 else layer(values, **kwargs)
 
 
 def call_checked(graph: Graph, node: Node, layer: Any, values: list[Any]) -> Any:
     try:
-        return call_layer(layer, node.call_style, values)
+        return call_layer(layer, node.call_style, values, node.spec.call)
     except SpecError:
         raise
     except Exception as exc:  # Keras raises many types for shape problems

@@ -110,8 +110,25 @@ def keras_args(layer_type: str, args: dict[str, Any], name: str, seed: int | Non
     return out
 
 
-def make_layer(layer_type: str, args: dict[str, Any], name: str, seed: int | None) -> keras.layers.Layer:
-    """One Keras layer; nested layer dicts (Bidirectional's `layer`) are built too."""
+def make_layer(layer_type: str, args: dict[str, Any], name: str, seed: int | None) -> Any:
+    """One Keras layer; nested layer dicts (Bidirectional's `layer`) are built too.
+
+    `ops.NAME` entries give an `OpCall` (a Keras operation with its constant operands), and
+    `Sequential` a nested `keras.Sequential` of its `layers`.
+    """
+    if layer_type.startswith("ops."):
+        from kspec.builders.ops import OpCall
+
+        return OpCall(layer_type, args, name)
+    if layer_type == "Sequential":
+        inner = [
+            make_layer(
+                item["type"], {k: v for k, v in item.items() if k != "type"}, item.get("name") or "", seed
+            )
+            for item in args["layers"]
+        ]
+        extra = {k: v for k, v in args.items() if k not in ("layers", "name")}
+        return keras.Sequential(inner, name=name, **extra)
     cls = keras_layer_class(layer_type)
     kwargs = keras_args(layer_type, {k: v for k, v in args.items() if k != "name"}, name, seed)
-    return cls(name=name, **kwargs)
+    return cls(name=name or None, **kwargs)

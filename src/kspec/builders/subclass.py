@@ -18,6 +18,7 @@ import keras
 
 from kspec.builders.blocks import make_all, nested_layers, run_nodes
 from kspec.builders.layers import call_checked, create_layer, keras_inputs, prepare
+from kspec.builders.ops import OpCall, deserialize_entry, layers_only, serialize_entry
 from kspec.graph.blocks import has_blocks
 from kspec.graph.resolve import Graph
 
@@ -39,11 +40,10 @@ class SpecModel(keras.Model):
         self.input_names_ = [i["name"] for i in graph_config["inputs"]]
         self.output_names_ = list(graph_config["outputs"])
         # A list attribute: Keras tracks the layers (weights, summary, saving) in this order.
-        self.graph_layers = (
-            list(layers)
-            if layers is not None
-            else [keras.layers.deserialize(n["layer"]) for n in graph_config["nodes"]]
-        )
+        made = list(layers) if layers is not None else [deserialize_entry(n["layer"]) for n in graph_config["nodes"]]
+        # Operations (`ops.add`) are not layers: Keras tracks only the layers, in this order.
+        self.graph_layers = layers_only(made)
+        self._graph_all = made
 
     def call(self, inputs: Any) -> Any:
         if isinstance(inputs, dict):
@@ -52,7 +52,7 @@ class SpecModel(keras.Model):
             values = dict(zip(self.input_names_, inputs))
         else:
             values = {self.input_names_[0]: inputs}
-        run_nodes(self.graph_config["nodes"], self.graph_layers, values)
+        run_nodes(self.graph_config["nodes"], self._graph_all, values)
         if len(self.output_names_) == 1:
             return values[self.output_names_[0]]
         return {name: values[name] for name in self.output_names_}
@@ -71,7 +71,8 @@ def graph_config(graph: Graph, layers: list[Any] | None = None) -> dict[str, Any
                 "name": node.name,
                 "sources": node.sources,
                 "call_style": node.call_style,
-                "layer": keras.layers.serialize(layer),
+                "call": dict(node.spec.call),
+                "layer": serialize_entry(layer, node.type, node.spec.args, node.name),
             }
         )
     return _config(graph, nodes)
@@ -122,6 +123,8 @@ def _record_input_shapes(graph: Graph, made: dict[str, Any]) -> None:
 
     for node in graph.nodes:  # by name: layers inside blocks too
         layer = made[node.name]
+        if isinstance(layer, OpCall):
+            continue  # an operation has no build and no summary row
         if layer._build_shapes_dict or not is_default(layer.build):
             continue
         shapes = [graph.shapes.get(source) for source in node.sources]

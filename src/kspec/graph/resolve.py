@@ -85,6 +85,15 @@ class Graph:
             return f"it has {len(self.inputs)} inputs; Sequential takes one"
         if len(self.outputs) > 1:
             return f"it has {len(self.outputs)} outputs; Sequential has one"
+        for node in self.nodes:
+            if node.type.startswith("ops."):
+                return (
+                    f"{node.name!r} is the operation {node.type}, not a layer; Sequential holds layers only"
+                )
+            if node.spec.call:
+                return (
+                    f"layer {node.name!r} is called with {node.spec.call}; Sequential calls every layer alike"
+                )
         previous = self.inputs[0].name
         for node in self.nodes:
             if node.sources != [previous]:
@@ -134,7 +143,9 @@ def _assign_names(spec: Spec) -> list[str]:
         if layer.name:
             out.append(layer.name)
             continue
-        base = bases.get(layer.type) or bases.setdefault(layer.type, snake_case(layer.type))
+        base = bases.get(layer.type) or bases.setdefault(
+            layer.type, snake_case(layer.type.removeprefix("ops."))
+        )
         n = next_suffix.get(base, 0)
         candidate = base if n == 0 else f"{base}_{n}"
         while candidate in taken:

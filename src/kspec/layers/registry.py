@@ -87,6 +87,13 @@ def register(cls: type[LayerArgs]) -> type[LayerArgs]:
     return cls
 
 
+def register_as(name: str, cls: type[LayerArgs]) -> type[LayerArgs]:
+    """Register under a name that is not the class name (`ops.add`, see `kspec.layers.ops`)."""
+    cls.keras_type = name
+    REGISTRY[name] = cls
+    return cls
+
+
 def alias(name: str, cls: type[LayerArgs]) -> None:
     """Keras's other name for the same class (`MaxPool2D` for `MaxPooling2D`)."""
     REGISTRY[name] = cls
@@ -131,6 +138,44 @@ def format_shape(shape: Shape) -> str:
 #: uses (each pydantic class costs about a millisecond to create). `tests/test_architecture.py`
 #: asserts this table equals what the modules register.
 RULE_MODULES: dict[str, str] = {
+    # nested.py
+    "Sequential": "nested",
+    # ops.py: operations that are not layers (`type: ops.add`)
+    "ops.abs": "ops",
+    "ops.add": "ops",
+    "ops.cast": "ops",
+    "ops.clip": "ops",
+    "ops.concatenate": "ops",
+    "ops.divide": "ops",
+    "ops.exp": "ops",
+    "ops.expand_dims": "ops",
+    "ops.gelu": "ops",
+    "ops.hard_sigmoid": "ops",
+    "ops.hard_silu": "ops",
+    "ops.log": "ops",
+    "ops.matmul": "ops",
+    "ops.max": "ops",
+    "ops.maximum": "ops",
+    "ops.mean": "ops",
+    "ops.min": "ops",
+    "ops.minimum": "ops",
+    "ops.multiply": "ops",
+    "ops.negative": "ops",
+    "ops.power": "ops",
+    "ops.relu": "ops",
+    "ops.relu6": "ops",
+    "ops.reshape": "ops",
+    "ops.sigmoid": "ops",
+    "ops.silu": "ops",
+    "ops.softmax": "ops",
+    "ops.sqrt": "ops",
+    "ops.square": "ops",
+    "ops.squeeze": "ops",
+    "ops.subtract": "ops",
+    "ops.sum": "ops",
+    "ops.tanh": "ops",
+    "ops.transpose": "ops",
+    "ops.true_divide": "ops",
     # adaptive_pooling.py
     "AdaptiveAveragePooling1D": "adaptive_pooling",
     "AdaptiveAveragePooling2D": "adaptive_pooling",

@@ -259,6 +259,9 @@ class LayerModel(BaseModel):
     type: Str
     name: Name | None = None
     inputs: Name | list[Name] | None = None
+    call: dict[str, Bool] | None = Field(
+        None, description="constant keyword arguments of the call, e.g. {training: false}"
+    )
 
 
 class SpecModel(Strict):

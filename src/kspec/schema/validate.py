@@ -17,7 +17,9 @@ from kspec.schema.loader import Document
 from kspec.schema.model import CompileModel, InputModel, SpecModel, TrainModel
 from kspec.schema.space import SearchSpace, find_spaces
 
-RESERVED_LAYER_KEYS = ("type", "name", "inputs")
+RESERVED_LAYER_KEYS = ("type", "name", "inputs", "call")
+#: Constant keyword arguments a layer may be called with (`call: {training: false}`), and their types.
+CALL_ARGUMENTS = {"training": bool, "use_causal_mask": bool}
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,8 @@ class LayerSpec:
     args: dict[str, Any]
     rule: LayerArgs | None  # None: a Keras layer outside the registry (checked by Keras only)
     path: Path
+    #: keyword arguments of the call (`layer(x, training=False)`), from `call:`
+    call: dict[str, Any] = field(default_factory=dict)
 
     @property
     def trainable(self) -> bool:
@@ -212,7 +216,28 @@ def _validate_layer(
             raise pydantic_error(doc, exc, path, ltype) from None
     else:
         _check_generic_args(doc, args, path)
-    return LayerSpec(index=index, type=ltype, name=name or "", inputs=inputs, args=args, rule=rule, path=path)
+    call = _call_arguments(doc, raw.get("call"), path + ("call",))
+    return LayerSpec(
+        index=index, type=ltype, name=name or "", inputs=inputs, args=args, rule=rule, path=path, call=call
+    )
+
+
+def _call_arguments(doc: Document, value: Any, path: Path) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise doc.error(path, f"must be a mapping of call arguments like {{training: false}}, got {value!r}")
+    for key, v in value.items():
+        kind = CALL_ARGUMENTS.get(key)
+        if kind is None:
+            raise doc.error(
+                path + (key,),
+                f"unknown call argument {key!r}; a call may fix {', '.join(sorted(CALL_ARGUMENTS))}"
+                + names.did_you_mean(str(key), list(CALL_ARGUMENTS)),
+            )
+        if not isinstance(v, kind):
+            raise doc.error(path + (key,), f"must be true or false, got {v!r}")
+    return dict(value)
 
 
 def _check_generic_args(doc: Document, args: dict[str, Any], path: Path) -> None:

@@ -1,0 +1,281 @@
+"""A Keras model as the spec a person would write.
+
+Walks the model's own configuration (`model.get_config()`: layers in Keras's order, each with
+its inbound nodes) and writes one spec entry per layer or operation: Keras's names, arguments
+equal to Keras's defaults left out (`layer_config.layer_args`), `inputs:` left out where an
+entry reads the one above it, and default names left out where the resolver gives the same.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import keras
+
+from kspec.graph.resolve import snake_case
+from kspec.importer.layer_config import NotImportable, layer_args
+from kspec.layers.applications import KERAS_MODULES as APPLICATION_LAYERS
+from kspec.layers.ops import KERAS_OPS
+from kspec.layers.registry import lookup
+from kspec.schema.validate import CALL_ARGUMENTS
+
+_OP_TYPES = {v: k for k, v in KERAS_OPS.items()}  # (module, class) -> "ops.add"
+#: Keyword arguments Keras records on calls that change nothing in inference graphs.
+_IGNORED_KWARGS = {"training": None, "mask": None}
+
+
+def model_to_spec(model: Any) -> dict[str, Any]:
+    """`model` (Functional or Sequential) as a spec dictionary in the stable key order."""
+    if isinstance(model, keras.Sequential):
+        return _sequential_model(model)
+    if not _is_functional(model):
+        raise NotImportable(
+            f"{type(model).__name__} is a subclassed keras.Model: its call() is Python code, which a spec "
+            "cannot hold faithfully. Build it with the Functional API (keras.Model(inputs, outputs)) "
+            "and save that, then import it"
+        )
+    return _functional_model(model)
+
+
+def _is_functional(model: Any) -> bool:
+    from keras.src.models.functional import Functional
+
+    return isinstance(model, Functional) and not isinstance(model, keras.Sequential)
+
+
+def _sequential_model(model: Any) -> dict[str, Any]:
+    shape = model.inputs[0].shape if model.inputs else None
+    if shape is None:
+        raise NotImportable("the Sequential model has no input shape: build it (model.build(...)) first")
+    name = model.layers[0].name if False else "input"
+    spec: dict[str, Any] = {"name": model.name, "api": "sequential"}
+    dtype = model.inputs[0].dtype
+    spec["inputs"] = [_input_entry(name, list(shape[1:]), dtype)]
+    spec["layers"] = [_layer_entry(layer) for layer in model.layers]
+    return _drop_default_names(spec)
+
+
+def _input_entry(name: str, shape: list[Any], dtype: Any) -> dict[str, Any]:
+    entry: dict[str, Any] = {"name": name, "shape": list(shape)}
+    if str(dtype) != "float32":
+        entry["dtype"] = str(dtype)
+    return entry
+
+
+def _layer_entry(layer: Any) -> dict[str, Any]:
+    """A layer object as `{type, name, ...arguments}` (no wiring)."""
+    cls = type(layer)
+    cls_name = cls.__name__
+    if isinstance(layer, keras.Sequential):
+        inner = [_layer_entry(x) for x in layer.layers]
+        entry: dict[str, Any] = {"type": "Sequential", "name": layer.name}
+        if not layer.trainable:
+            entry["trainable"] = False
+        entry["layers"] = inner
+        return entry
+    if isinstance(layer, keras.Model):
+        raise NotImportable(
+            f"layer {layer.name!r} is a nested {cls_name} model; only a nested Sequential can be kept "
+            "nested in a spec today"
+        )
+    from_keras = getattr(keras.layers, cls_name, None) is cls
+    from_applications = APPLICATION_LAYERS.get(cls_name) == cls.__module__
+    if not (from_keras or from_applications):
+        raise NotImportable(
+            f"layer {layer.name!r} is a {cls_name} from {cls.__module__!r}, a custom class: its code is "
+            "not in the model file. Only Keras's own layers can be imported"
+        )
+    if cls_name == "Lambda":
+        raise NotImportable(
+            f"layer {layer.name!r} is a Lambda: it runs Python code, which a spec never holds"
+        )
+    if lookup(cls_name) is None:
+        raise NotImportable(
+            f"layer {layer.name!r}: kspec has no rule for {cls_name} (see kspec.layers.coverage)"
+        )
+    return {"type": cls_name, "name": layer.name, **layer_args(layer)}
+
+
+def _functional_model(model: Any) -> dict[str, Any]:
+    config = model.get_config()
+    objects = {op.name: op for op in model.operations}
+    inputs: list[dict[str, Any]] = []
+    entries: list[dict[str, Any]] = []
+    input_names = set()
+    for item in config["layers"]:
+        name, cls_name, module = item["name"], item["class_name"], item.get("module", "")
+        if cls_name == "InputLayer":
+            c = item["config"]
+            inputs.append(_input_entry(name, list(c["batch_shape"][1:]), c.get("dtype", "float32")))
+            input_names.add(name)
+            continue
+        nodes = item.get("inbound_nodes") or []
+        if len(nodes) != 1:
+            raise NotImportable(
+                f"layer {name!r} is called {len(nodes)} times (a shared layer): not supported by kspec import yet"
+            )
+        sources, constants = _sources(name, nodes[0])
+        if module.startswith("keras.src.ops."):
+            entry = _op_entry(name, module, cls_name, item["config"], constants)
+        else:
+            if constants:
+                raise NotImportable(f"layer {name!r} is called with constant arguments {constants}")
+            entry = _layer_entry(objects[name])
+        call = _call_kwargs(name, nodes[0])
+        if call:
+            entry["call"] = call
+        entry["_sources"] = sources
+        entries.append(entry)
+    outputs = [o[0] for o in _history_list(config["output_layers"])]
+    spec: dict[str, Any] = {"name": config.get("name") or model.name}
+    spec["inputs"] = inputs
+    spec["layers"] = _wire(entries, [i["name"] for i in inputs])
+    if outputs != [entries[-1]["name"]]:
+        spec["outputs"] = outputs if len(outputs) > 1 else outputs[0]
+    return _drop_default_names(spec)
+
+
+def _history_list(value: Any) -> list[list[Any]]:
+    if value and isinstance(value[0], str):
+        return [value]
+    return list(value)
+
+
+def _call_kwargs(name: str, node: dict[str, Any]) -> dict[str, Any]:
+    """The constant keyword arguments of a call that the spec writes under `call:`."""
+    kwargs = {k: v for k, v in (node.get("kwargs") or {}).items() if _IGNORED_KWARGS.get(k, 0) != v}
+    out = {k: kwargs.pop(k) for k in list(kwargs) if k in CALL_ARGUMENTS and isinstance(kwargs[k], bool)}
+    if kwargs:
+        raise NotImportable(
+            f"layer {name!r} is called with keyword arguments {sorted(kwargs)}: not supported by kspec import yet"
+        )
+    return out
+
+
+def _sources(name: str, node: dict[str, Any]) -> tuple[list[str], dict[int, Any]]:
+    """The names an inbound node reads, and its constant positional arguments by position."""
+    kwargs: dict[str, Any] = {}
+    if kwargs:
+        raise NotImportable(
+            f"layer {name!r} is called with keyword arguments {sorted(kwargs)}: not supported by kspec import yet"
+        )
+    args = node.get("args") or []
+    if len(args) == 1 and isinstance(args[0], list):
+        args = args[0]  # merge layers and ops.concatenate take one list of tensors
+    sources: list[str] = []
+    constants: dict[int, Any] = {}
+    for i, arg in enumerate(args):
+        if isinstance(arg, dict) and arg.get("class_name") == "__keras_tensor__":
+            layer, node_index, tensor_index = arg["config"]["keras_history"]
+            if node_index != 0 or tensor_index != 0:
+                raise NotImportable(
+                    f"layer {name!r} reads output {tensor_index} of call {node_index} of {layer!r}: "
+                    "shared layers and several outputs are not supported by kspec import yet"
+                )
+            sources.append(layer)
+        elif isinstance(arg, (int, float)) and not isinstance(arg, bool):
+            constants[i] = arg
+        else:
+            raise NotImportable(f"layer {name!r} takes an argument kspec cannot write: {arg!r}")
+    return sources, constants
+
+
+def _op_entry(
+    name: str, module: str, cls_name: str, config: dict[str, Any], constants: dict[int, Any]
+) -> dict[str, Any]:
+    op_type = _OP_TYPES.get((module, cls_name))
+    if op_type is None:
+        raise NotImportable(
+            f"operation {name!r} is {module}.{cls_name}, which is not in kspec's list of operations "
+            f"({', '.join(sorted(t.removeprefix('ops.') for t in KERAS_OPS))})"
+        )
+    rule = lookup(op_type)
+    assert rule is not None
+    entry: dict[str, Any] = {"type": op_type, "name": name}
+    positional = rule.positional  # type: ignore[attr-defined]
+    for i, value in constants.items():
+        if i >= len(positional):
+            raise NotImportable(f"operation {name!r} has a constant argument kspec cannot place: {value!r}")
+        entry[positional[i]] = value
+    defaults = {k: f.default for k, f in rule.model_fields.items()}
+    for key, value in config.items():
+        if key == "name":
+            continue
+        if key not in defaults:
+            raise NotImportable(f"operation {name!r} ({op_type}) has an argument kspec does not know: {key}")
+        default = defaults[key]
+        norm = list(default) if isinstance(default, tuple) else default
+        if value != norm:
+            entry[key] = value
+    return entry
+
+
+def _wire(entries: list[dict[str, Any]], input_names: list[str]) -> list[dict[str, Any]]:
+    """Write `inputs:` only where an entry does not just read the one above it."""
+    out = []
+    previous = input_names[0] if len(input_names) == 1 else None
+    for entry in entries:
+        sources = entry.pop("_sources")
+        if sources != [previous]:
+            entry = _with_inputs(entry, sources[0] if len(sources) == 1 else sources)
+        out.append(entry)
+        previous = entry["name"]
+    return out
+
+
+def _with_inputs(entry: dict[str, Any], inputs: Any) -> dict[str, Any]:
+    """Key order: type, name, inputs, then the arguments."""
+    head: dict[str, Any] = {k: entry[k] for k in ("type", "name") if k in entry}
+    return {**head, "inputs": inputs, **{k: v for k, v in entry.items() if k not in head}}
+
+
+def _default_base(entry: dict[str, Any]) -> str:
+    return snake_case(entry["type"].removeprefix("ops."))
+
+
+def _assign(entries: list[dict[str, Any]], taken: set[str]) -> list[str]:
+    """The names the resolver gives (kspec.graph.resolve._assign_names, on plain dicts)."""
+    taken = set(taken) | {e["name"] for e in entries if e.get("name")}
+    next_suffix: dict[str, int] = {}
+    out = []
+    for e in entries:
+        if e.get("name"):
+            out.append(e["name"])
+            continue
+        base = _default_base(e)
+        n = next_suffix.get(base, 0)
+        candidate = base if n == 0 else f"{base}_{n}"
+        while candidate in taken:
+            n += 1
+            candidate = f"{base}_{n}"
+        next_suffix[base] = n + 1
+        taken.add(candidate)
+        out.append(candidate)
+    return out
+
+
+def _drop_default_names(spec: dict[str, Any]) -> dict[str, Any]:
+    """Leave a name out where the resolver would give the entry that same name."""
+    layers = spec["layers"]
+    names = [e["name"] for e in layers]
+    inputs = {i["name"] for i in spec["inputs"]}
+    droppable = {
+        i for i, e in enumerate(layers) if re.fullmatch(re.escape(_default_base(e)) + r"(_\d+)?", names[i])
+    }
+    while True:
+        trial = [{**e, "name": None if i in droppable else e["name"]} for i, e in enumerate(layers)]
+        assigned = _assign(trial, inputs)
+        keep = {i for i in droppable if assigned[i] == names[i]}
+        if keep == droppable:
+            break
+        droppable = keep
+    if droppable:
+        for i in droppable:
+            del layers[i]["name"]
+    return _ordered(spec)
+
+
+def _ordered(spec: dict[str, Any]) -> dict[str, Any]:
+    order = ["kspec", "name", "description", "api", "seed", "inputs", "layers", "outputs", "compile", "train"]
+    return {k: spec[k] for k in order if k in spec}

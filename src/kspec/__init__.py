@@ -26,6 +26,8 @@ from kspec.schema.options import BuildOptions
 from kspec.schema.validate import Spec
 
 if _t.TYPE_CHECKING:
+    import os
+
     import keras
 
     from kspec.training.run import TrainResult
@@ -58,17 +60,35 @@ def build(
     *,
     build_options: BuildOptions | None = None,
     backend: str | None = None,
+    weights: str | os.PathLike[str] | None = None,
 ) -> keras.Model:
     """Build the spec as a Keras model with `api` ("sequential", "functional", "subclass").
 
     `build_options`: trusted plugin modules, the parameter limit and the backend (`kspec.BuildOptions`).
     `backend` (else `build_options.backend`, else the spec's `backend:`) picks the Keras backend;
-    see `use_backend`.
+    see `use_backend`. `weights`: a `.weights.h5` file to load (`kspec import --weights`).
     """
     use_backend(backend or (build_options.backend if build_options else None), spec)
     from kspec.builders import build_model
 
-    return build_model(resolve(spec, build_options), api or spec.api)
+    graph = resolve(spec, build_options)
+    model = build_model(graph, api or spec.api)
+    if weights is not None:
+        from kspec.builders.weights import load_weights
+
+        load_weights(model, weights, graph)
+    return model
+
+
+def import_model(model_or_path: _t.Any, *, input_shape: tuple[int, ...] | None = None) -> Spec:
+    """The spec of a Keras model: a `keras.Model` (Functional or Sequential), a `.keras` file,
+    a `model.to_json()` file, or `"keras.applications:NAME"` (built with `weights=None`).
+
+    A subclassed model is refused (its `call` is code); `kspec import` writes the result to a file.
+    """
+    from kspec.importer import import_dict
+
+    return from_dict(import_dict(model_or_path, input_shape=input_shape)[0])
 
 
 def train(spec: Spec | str, out_dir: str, *, backend: str | None = None, **kwargs: _t.Any) -> TrainResult:
@@ -160,6 +180,7 @@ __all__ = [
     "compare",
     "resolve",
     "load_model",
+    "import_model",
     "use_backend",
     "tune",
     "__version__",

@@ -55,3 +55,10 @@ def save_model(model: Any, path: str | os.PathLike[str]) -> None:
     with atomic_path(path, suffix=".keras") as tmp:
         os.unlink(tmp)  # Keras refuses to overwrite without asking in some versions
         model.save(tmp)
+
+
+def save_weights(model: Any, path: str | os.PathLike[str]) -> None:
+    """`model.save_weights` through a temporary `.weights.h5` file (Keras requires that suffix)."""
+    with atomic_path(path, suffix=".weights.h5") as tmp:
+        os.unlink(tmp)
+        model.save_weights(tmp)

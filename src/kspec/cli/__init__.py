@@ -18,6 +18,7 @@ from kspec.errors import KspecRuntimeError, SpecError, first_line
 COMMANDS = (
     "check",
     "expand",
+    "import",
     "build",
     "plot",
     "train",
@@ -29,6 +30,8 @@ COMMANDS = (
     "schema",
     "serve",
 )
+#: Command -> module where the name is a Python keyword.
+MODULES = {"import": "import_model"}
 
 EPILOG = """examples:
   kspec check specs/seed_sequential.yaml
@@ -38,6 +41,7 @@ EPILOG = """examples:
   kspec compare specs/seed_sequential.yaml
   kspec expand specs/resnet50.yaml -o resnet50_flat.yaml
   kspec tune specs/digits_mlp_tune.yaml --trials 10 -o tune/digits
+  kspec import keras.applications:MobileNetV2 --input-shape 96,96,3 -o mobilenet_v2.yaml
 """
 
 
@@ -58,7 +62,7 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"kspec {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMANDS:
-        module = importlib.import_module(f"kspec.cli.{name}")
+        module = importlib.import_module(f"kspec.cli.{MODULES.get(name, name)}")
         module.add_parser(sub)
     return parser
 

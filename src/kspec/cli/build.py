@@ -24,6 +24,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--save", metavar="FILE.keras", help="save the built model (.keras)")
     p.add_argument(
+        "--weights", metavar="W.weights.h5", help="load these weights (e.g. from kspec import --weights)"
+    )
+    p.add_argument(
         "--summary-format",
         choices=["text", "json", "markdown"],
         default="text",
@@ -42,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     spec = load_spec(args)
     if args.save and not args.save.endswith(".keras"):
         raise SpecError(f"--save needs a .keras file name, got {args.save!r}")
-    model = kspec.build(spec, api=args.api, build_options=build_options(args))
+    model = kspec.build(spec, api=args.api, build_options=build_options(args), weights=args.weights)
     from kspec.report.summary import summary_text
 
     print(

@@ -47,6 +47,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="S",
         help="seconds to wait for the coordinator and for a silent peer (default: distribute.timeout or 60)",
     )
+    p.add_argument(
+        "--init-weights",
+        metavar="W.weights.h5",
+        help="start from these weights (e.g. from kspec import --weights)",
+    )
     p.set_defaults(run=run, before_keras=before_keras)
 
 
@@ -144,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
             quiet=args.quiet,
             force=args.force,
             build_options=build_options(args),
+            init_weights=args.init_weights,
         )
     except KeyboardInterrupt:
         return 130

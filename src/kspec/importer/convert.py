@@ -14,7 +14,7 @@ from typing import Any
 import keras
 
 from kspec.graph.resolve import snake_case
-from kspec.importer.layer_config import NotImportable, layer_args
+from kspec.importer.layer_config import NotImportable, layer_args, spec_value
 from kspec.layers.applications import KERAS_MODULES as APPLICATION_LAYERS
 from kspec.layers.ops import KERAS_OPS
 from kspec.layers.registry import lookup
@@ -206,6 +206,7 @@ def _op_entry(
             raise NotImportable(f"operation {name!r} ({op_type}) has an argument kspec does not know: {key}")
         default = defaults[key]
         norm = list(default) if isinstance(default, tuple) else default
+        value = spec_value(key, value)
         if value != norm:
             entry[key] = value
     return entry

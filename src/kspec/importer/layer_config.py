@@ -118,5 +118,12 @@ def _config_of(cls: Any, config: dict[str, Any]) -> str | None:
         layer = cls.from_config({**config, "name": "probe"})
     except Exception:
         return None
-    out = {k: v for k, v in layer.get_config().items() if k not in _NOT_ARGUMENTS}
+    out = {k: _singletons(v) for k, v in layer.get_config().items() if k not in _NOT_ARGUMENTS}
     return json.dumps(out, sort_keys=True, default=_jsonable)
+
+
+def _singletons(value: Any) -> Any:
+    """`[-1]` and `-1` configure the same axis (LayerNormalization writes the list once built)."""
+    if isinstance(value, (list, tuple)) and len(value) == 1 and not isinstance(value[0], (list, tuple, dict)):
+        return value[0]
+    return value

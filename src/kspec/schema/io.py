@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 from kspec.errors import SpecError
+from kspec.schema.foreign import check_data, check_head
 from kspec.schema.loader import MAX_BYTES, Document, parse
 from kspec.schema.validate import Spec, validate
 
@@ -19,19 +20,23 @@ def load(path: str | os.PathLike[str], *, allow_unsafe: bool = False) -> Spec:
     path = os.fspath(path)
     try:
         size = os.path.getsize(path)
-        if size > MAX_BYTES:
-            raise SpecError(
-                f"file too large ({size} bytes; the limit is {MAX_BYTES})", file=path, line=1, col=1
-            )
         with open(path, "rb") as fh:
-            data = fh.read(MAX_BYTES + 1)
+            head = fh.read(8)
+            check_head(head, path)  # a .keras archive: point to `kspec import`, not "file too large"
+            if size > MAX_BYTES:
+                raise SpecError(
+                    f"file too large ({size} bytes; the limit is {MAX_BYTES})", file=path, line=1, col=1
+                )
+            data = head + fh.read(MAX_BYTES + 1 - len(head))
     except FileNotFoundError:
         raise SpecError("no such file", file=path) from None
     except IsADirectoryError:
         raise SpecError("is a directory, not a spec file", file=path) from None
     except OSError as exc:
         raise SpecError(f"cannot read: {exc.strerror}", file=path) from None
-    return validate(parse(data, file=path), allow_unsafe=allow_unsafe)
+    doc = parse(data, file=path)
+    check_data(doc.data, path)
+    return validate(doc, allow_unsafe=allow_unsafe)
 
 
 def loads(text: str, *, file: str | None = None, allow_unsafe: bool = False) -> Spec:

@@ -219,6 +219,7 @@ def train(
     force: bool = False,
     reporter: RunReporter | None = None,
     build_options: BuildOptions | None = None,
+    init_weights: str | os.PathLike[str] | None = None,
 ) -> TrainResult:
     """Compile, fit and evaluate `spec`, writing the run folder `out_dir`.
 
@@ -233,6 +234,9 @@ def train(
             `kspec.train` passes the report stage's. Without one only the model, history and
             metrics are written.
         build_options: trusted plugin modules and the parameter limit (`kspec.BuildOptions`).
+        init_weights: a `.weights.h5` file loaded before fitting (`kspec import --weights`);
+            layers whose shapes changed (a new head) keep their initial weights; a resumed run
+            continues from its own backup instead.
     """
     start = time.perf_counter()
     if not isinstance(spec, Spec):
@@ -312,6 +316,10 @@ def _fit(
 
     with model_scope(spec):  # `distribute: {strategy: mirrored}`: every local device (TensorFlow)
         model = build_model(graph, api)
+        if init_weights is not None:
+            from kspec.builders.weights import load_weights
+
+            load_weights(model, init_weights, graph, skip_mismatch=True)
         model.compile(**compile_kwargs(graph, spec.compile))
     backup_dir = os.path.join(run_dir, BACKUP)
     initial_epoch, restored = restore(model, backup_dir) if state == "resume" else (0, None)

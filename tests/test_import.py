@@ -1,0 +1,323 @@
+"""`kspec import`: Keras models (applications, hand-written in Keras's styles, files) as specs.
+
+No loss means, for each model: `kspec check` of the imported spec gives every layer Keras's
+output shape and the model Keras's total/trainable/non-trainable counts; the model built from
+the spec with the original's weights predicts what the original predicts (max abs diff <= 1e-5);
+importing the rebuilt model gives the identical spec.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from typing import Any
+
+import numpy as np
+import pytest
+
+import kspec
+from kspec.importer import import_dict
+from kspec.importer.writer import spec_text
+
+pytestmark = pytest.mark.slow
+
+#: In `make test`: one of each kind of feature the applications need, at a small input size.
+REPRESENTATIVE = [
+    ("MobileNetV2", 32),  # ZeroPadding2D, DepthwiseConv2D, ReLU(6), residual Add layers
+    ("MobileNetV3Small", 32),  # hard-swish as ops: x + 3, x * (1/6); Rescaling; call(training=False)
+    ("EfficientNetB0", 32),  # Normalization (adapt state), Rescaling, Multiply, Reshape, swish
+    ("ConvNeXtTiny", 32),  # nested Sequential stem, LayerScale, ops.add residuals, LayerNormalization
+    ("DenseNet121", 32),  # 120 Concatenates, AveragePooling2D
+]
+SMALLEST = {
+    "InceptionV3": 75,
+    "InceptionResNetV2": 75,
+    "Xception": 71,
+    "NASNetLarge": 331,
+    "NASNetMobile": 224,
+}
+
+
+def weight_count(weights: list[Any]) -> int:
+    return sum(math.prod(w.shape) for w in weights)
+
+
+def assert_no_loss(model: Any, tmp_path: Any, apis: tuple[str, ...] = ("functional",)) -> dict[str, Any]:
+    spec_dict, _ = import_dict(model)
+    text = spec_text(spec_dict)
+    spec = kspec.loads(text)
+    report = kspec.check(spec)
+    assert report.complete, report.to_dict()["unchecked"]
+    assert report.total_params == model.count_params()
+    assert report.trainable_params == weight_count(model.trainable_weights)
+    assert report.non_trainable_params == weight_count(model.non_trainable_weights)
+    ops = getattr(model, "operations", model.layers)  # a Sequential has layers only
+    keras_shapes = {op.name: tuple(op.output.shape) for op in ops if hasattr(op, "output")}
+    checked = 0
+    for node in report.graph.nodes:
+        if node.name in keras_shapes:
+            assert tuple(node.output_shape) == keras_shapes[node.name], node.name
+            checked += 1
+    assert checked >= len(report.graph.nodes) // 2  # default op names may differ; layers never do
+    weights = str(tmp_path / "w.weights.h5")
+    model.save_weights(weights)
+    inputs = [
+        np.random.default_rng(0).uniform(0, 1, (2, *t.shape[1:])).astype("float32") for t in model.inputs
+    ]
+    x = inputs[0] if len(inputs) == 1 else inputs
+    expected = _numpy(model(x, training=False))  # eager: no tf.function tracing of a big graph
+    for api in apis:
+        rebuilt = kspec.build(spec, api=api, weights=weights)
+        got = _numpy(rebuilt(x, training=False))
+        for a, b in zip(_flat(got), _flat(expected)):
+            assert np.abs(a - b).max() <= 1e-5, api
+        if api == spec.api:  # the model a `kspec build` of the spec gives
+            again = import_dict(rebuilt)[0]  # export + reimport: the identical spec
+            assert again == spec_dict, [
+                (a, b) for a, b in zip(again["layers"], spec_dict["layers"]) if a != b
+            ][:2]
+    return spec_dict
+
+
+def _numpy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: np.asarray(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [np.asarray(v) for v in value]
+    return np.asarray(value)
+
+
+def _flat(value: Any) -> list[Any]:
+    if isinstance(value, dict):
+        return [value[k] for k in sorted(value)]
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+@pytest.mark.parametrize("name,size", REPRESENTATIVE, ids=[n for n, _ in REPRESENTATIVE])
+def test_representative_applications_import_with_no_loss(
+    keras: Any, tmp_path: Any, name: str, size: int
+) -> None:
+    model = getattr(keras.applications, name)(weights=None, input_shape=(size, size, 3))
+    assert_no_loss(model, tmp_path)
+
+
+def all_applications() -> list[str]:
+    from kspec.importer.source import application_names
+
+    return application_names()
+
+
+@pytest.mark.heavy
+@pytest.mark.parametrize("name", all_applications())
+def test_every_application_imports_with_no_loss(keras: Any, tmp_path: Any, name: str) -> None:
+    size = SMALLEST.get(name, 64)
+    top = name not in ("NASNetLarge", "NASNetMobile") or size in (224, 331)
+    model = getattr(keras.applications, name)(weights=None, input_shape=(size, size, 3), include_top=top)
+    assert_no_loss(model, tmp_path)
+
+
+# -- hand-written models, in Keras's three styles -------------------------------------------------------
+
+
+def test_functional_model_with_ops_nested_sequential_and_call_arguments(keras: Any, tmp_path: Any) -> None:
+    from keras import layers, ops
+
+    x = keras.Input((8, 8, 3), name="image")
+    stem = keras.Sequential(
+        [layers.Conv2D(8, 2, strides=2, name="stem_conv"), layers.LayerNormalization()], name="stem"
+    )
+    h = stem(x)
+    gate = layers.ReLU(6.0)(h + 3.0) * (1.0 / 6.0)  # hard sigmoid as ops
+    h = h * gate
+    h = 1.0 - ops.mean(h, axis=[1, 2], keepdims=True)
+    h = layers.Dropout(0.5)(h, training=False)
+    h = ops.reshape(h, (-1, 8))
+    out = layers.Dense(3, name="head")(ops.concatenate([h, h], axis=-1))
+    model = keras.Model(x, out, name="handmade")
+    spec = assert_no_loss(model, tmp_path, apis=("functional", "subclass"))
+    types = [e["type"] for e in spec["layers"]]
+    assert "Sequential" in types and {"ops.add", "ops.multiply", "ops.mean", "ops.subtract"} <= set(types)
+    assert {"type": "ops.subtract", "x1": 1.0} == {
+        k: v for k, v in spec["layers"][types.index("ops.subtract")].items() if k in ("type", "x1")
+    }
+    assert any(e.get("call") == {"training": False} for e in spec["layers"])
+
+
+def test_sequential_model_imports_as_a_sequential_spec(keras: Any, tmp_path: Any) -> None:
+    model = keras.Sequential(
+        [keras.Input((6,)), keras.layers.Dense(4, activation="relu"), keras.layers.Dense(2, name="out")],
+        name="seq",
+    )
+    spec = assert_no_loss(model, tmp_path, apis=("sequential", "functional", "subclass"))
+    assert spec == {
+        "name": "seq",
+        "api": "sequential",
+        "inputs": [{"name": "input", "shape": [6]}],
+        "layers": [
+            {"type": "Dense", "units": 4, "activation": "relu"},
+            {"type": "Dense", "name": "out", "units": 2},
+        ],
+    }
+
+
+def test_subclassed_model_is_refused_with_one_clear_error(keras: Any) -> None:
+    class Net(keras.Model):
+        def __init__(self) -> None:
+            super().__init__()
+            self.dense = keras.layers.Dense(2)
+
+        def call(self, x: Any) -> Any:
+            return self.dense(x) * 2
+
+    with pytest.raises(kspec.SpecError, match="subclassed keras.Model.*Functional API"):
+        kspec.import_model(Net())
+
+
+# -- files and the command line ---------------------------------------------------------------------
+
+
+def small_model(keras: Any) -> Any:
+    x = keras.Input((5,), name="x")
+    hidden = keras.layers.Dense(4, activation="tanh", name="hidden")(x)
+    return keras.Model(x, keras.layers.Dense(3, name="d")(hidden), name="small")
+
+
+def run_cli(capsys: Any, *argv: str) -> tuple[int, str]:
+    from kspec.cli import main
+
+    rc = main(list(argv))
+    captured = capsys.readouterr()
+    return rc, captured.out + captured.err
+
+
+def test_import_keras_file_and_json_then_build_with_weights(keras: Any, tmp_path: Any, capsys: Any) -> None:
+    model = small_model(keras)
+    path = str(tmp_path / "small.keras")
+    model.save(path)
+    (tmp_path / "small.json").write_text(model.to_json())
+    out, weights = str(tmp_path / "small.yaml"), str(tmp_path / "small.weights.h5")
+    rc, text = run_cli(capsys, "import", path, "-o", out, "--weights", weights)
+    assert rc == 0, text
+    rc, _ = run_cli(capsys, "import", str(tmp_path / "small.json"), "-o", str(tmp_path / "from_json.json"))
+    assert rc == 0
+    assert json.loads((tmp_path / "from_json.json").read_text()) == kspec.load(out).raw
+    built = kspec.build(kspec.load(out), weights=weights)
+    x = np.ones((2, 5), "float32")
+    assert np.abs(built.predict(x, verbose=0) - model.predict(x, verbose=0)).max() <= 1e-6
+    rc, text = run_cli(capsys, "build", out, "--weights", weights, "--api", "subclass")
+    assert rc == 0 and "Total params: 39" in text
+
+
+def test_train_starts_from_init_weights(keras: Any, tmp_path: Any) -> None:
+    model = small_model(keras)
+    weights = str(tmp_path / "w.weights.h5")
+    model.save_weights(weights)
+    spec_dict, _ = import_dict(model)
+    spec_dict["inputs"] = [{"name": "x", "shape": [4]}]  # iris has 4 features
+    spec_dict["layers"][0]["trainable"] = False
+    spec_dict["layers"][1]["units"] = 3
+    with pytest.raises(kspec.SpecError, match="do not fit"):
+        kspec.build(kspec.from_dict(spec_dict), weights=weights)
+    spec_dict["inputs"] = [{"name": "x", "shape": [5]}]
+    spec_dict["compile"] = {"loss": "mse"}
+    spec_dict["train"] = {"data": {"type": "synthetic", "name": "xor", "samples": 64}, "epochs": 1}
+    spec_dict["inputs"] = [{"name": "x", "shape": [2]}]
+    model2 = (
+        keras.Model(
+            keras.Input((2,), name="x"),
+            keras.layers.Dense(1, name="d")(
+                keras.layers.Dense(4, activation="tanh", name="dense")(keras.Input((2,)))
+            ),
+        )
+        if False
+        else None
+    )
+    del model2
+    x = keras.Input((2,), name="x")
+    base = keras.Model(
+        x, keras.layers.Dense(1, name="d")(keras.layers.Dense(4, activation="tanh", name="dense")(x))
+    )
+    base.save_weights(weights)
+    spec_dict["layers"] = [
+        {"type": "Dense", "units": 4, "activation": "tanh", "trainable": False},
+        {"type": "Dense", "name": "d", "units": 1},
+    ]
+    result = kspec.train(kspec.from_dict(spec_dict), str(tmp_path / "run"), quiet=True, init_weights=weights)
+    trained = kspec.load_model(os.path.join(result.run_dir, "model.keras"))
+    frozen = trained.get_layer("dense").get_weights()
+    for a, b in zip(frozen, base.get_layer("dense").get_weights()):
+        np.testing.assert_array_equal(a, b)  # frozen: still exactly the initial weights
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        ("corrupt", "not a readable .keras file"),
+        ("not_keras_json", "not a Keras model"),
+        ("lambda", "Lambda runs code"),
+        ("custom", "custom class"),
+        ("app", "unknown application 'MobileNetV9'; did you mean"),
+        ("text", "neither a .keras file nor JSON"),
+    ],
+)
+def test_bad_input_is_one_clear_error_and_writes_nothing(
+    keras: Any, tmp_path: Any, capsys: Any, make: str, message: str
+) -> None:
+    source = str(tmp_path / "m.keras")
+    if make == "corrupt":
+        small_model(keras).save(source)
+        data = open(source, "rb").read()
+        open(source, "wb").write(data[: len(data) // 3])
+    elif make == "not_keras_json":
+        source = str(tmp_path / "m.json")
+        open(source, "w").write(json.dumps({"name": "x", "layers": [1, 2]}))
+    elif make == "lambda":
+        x = keras.Input((3,))
+        keras.Model(x, keras.layers.Lambda(lambda t: t * 2)(x)).save(source)
+    elif make == "custom":
+
+        @keras.saving.register_keras_serializable(package="mine")
+        class Twice(keras.layers.Layer):
+            def call(self, t: Any) -> Any:
+                return t * 2
+
+        x = keras.Input((3,))
+        keras.Model(x, Twice()(x)).save(source)
+    elif make == "app":
+        source = "keras.applications:MobileNetV9"
+    else:
+        source = str(tmp_path / "m.txt")
+        open(source, "w").write("hello")
+    out = tmp_path / "out.yaml"
+    rc, text = run_cli(capsys, "import", source, "-o", str(out), "--weights", str(tmp_path / "w.weights.h5"))
+    assert rc == 2, text
+    assert message in text and "Traceback" not in text and len(text.strip().splitlines()) == 1
+    assert not out.exists() and not (tmp_path / "w.weights.h5").exists()
+
+
+def test_check_recognises_keras_files_and_points_to_import(keras: Any, tmp_path: Any, capsys: Any) -> None:
+    model = small_model(keras)
+    model.save(str(tmp_path / "m.keras"))
+    (tmp_path / "m.json").write_text(model.to_json())
+    for name in ("m.keras", "m.json"):
+        rc, text = run_cli(capsys, "check", str(tmp_path / name))
+        assert rc == 2 and "kspec import" in text and len(text.strip().splitlines()) == 1, text
+
+
+def test_json_output_and_stable_key_order(keras: Any, tmp_path: Any, capsys: Any) -> None:
+    model = small_model(keras)
+    a, b = str(tmp_path / "a.json"), str(tmp_path / "b.yaml")
+    assert run_cli(capsys, "import", model_path(model, tmp_path), "-o", a)[0] == 0
+    assert run_cli(capsys, "import", model_path(model, tmp_path), "-o", b)[0] == 0
+    data = json.loads(open(a).read())
+    assert list(data) == ["name", "inputs", "layers"]
+    assert list(data["layers"][0]) == ["type", "name", "units", "activation"]
+    assert kspec.load(b).raw == data
+
+
+def model_path(model: Any, tmp_path: Any) -> str:
+    path = str(tmp_path / "model.keras")
+    if not os.path.exists(path):
+        model.save(path)
+    return path

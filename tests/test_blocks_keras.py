@@ -200,3 +200,47 @@ def test_transformer_classifier_beats_chance_on_a_sequence_task(keras):
     chance = max(ty.mean(), 1 - ty.mean())
     accuracy = float((model.predict(tx, verbose=0).argmax(axis=1) == ty).mean())
     assert accuracy > chance + 0.2, (accuracy, chance)
+
+
+def test_operations_and_call_arguments_inside_blocks_in_every_api(tmp_path, keras):
+    """`ops.*` entries and `call:` arguments work inside a block as at the top level: all APIs
+    predict alike, and the subclass model (ops kept as data in its config) reloads."""
+    spec = kspec.loads(
+        """
+name: hard_swish_blocks
+seed: 3
+blocks:
+  hswish:
+    params: {units: int}
+    layers:
+      - {type: Dense, name: dense, units: "${units}"}
+      - {type: ops.add, name: plus3, x2: 3.0}
+      - {type: ReLU, name: relu6, max_value: 6.0}
+      - {type: ops.multiply, name: gate, x2: 0.16666666666666666}
+      - {type: ops.multiply, name: out, inputs: [dense, gate]}
+      - {type: Dropout, name: drop, rate: 0.5, call: {training: false}}
+inputs: [{name: x, shape: [4]}]
+layers:
+  - {block: hswish, name: b1, units: 6}
+  - {block: hswish, name: b2, units: 3}
+"""
+    )
+    report = kspec.check(spec)
+    assert report.complete and report.total_params == (4 * 6 + 6) + (6 * 3 + 3)
+    x = np.random.default_rng(0).normal(size=(50, 4)).astype("float32")
+    functional = kspec.build(spec, api="functional")
+    subclass = kspec.build(spec, api="subclass")
+    predicted = np.asarray(functional(x))
+    np.testing.assert_allclose(np.asarray(subclass(x)), predicted, atol=1e-6)
+    # Keras's Functional semantics in both APIs: a constant `training: false` holds when the
+    # model is called without `training` (predict), and the model's `training=True` (fit) wins.
+    assert not (predicted == 0).any()
+    for model in (functional, subclass):
+        assert 0.3 < (np.asarray(model(x, training=True)) == 0).mean() < 0.7  # Dropout(0.5) on
+    dense = np.asarray(functional.get_layer("b1_dense")(x))
+    b1 = keras.Model(functional.inputs, functional.get_layer("b1_drop").output)
+    np.testing.assert_allclose(np.asarray(b1(x)), dense * np.clip(dense + 3.0, 0, 6) / 6, atol=1e-5)
+    file = tmp_path / "hswish.keras"
+    subclass.save(file)
+    again = kspec.load_model(str(file))
+    np.testing.assert_allclose(np.asarray(again(x)), np.asarray(subclass(x)), atol=1e-6)

@@ -27,10 +27,19 @@ from kspec.graph.resolve import Graph, Node
 from kspec.schema.blocks import BlockInstance
 
 
-def run_nodes(nodes: list[dict[str, Any]], layers: list[Any], values: dict[str, Any]) -> None:
-    """Call each node's layer on its sources; a block node sets each of its outputs."""
+def run_nodes(
+    nodes: list[dict[str, Any]], layers: list[Any], values: dict[str, Any], training: Any = None
+) -> None:
+    """Call each node's layer on its sources; a block node sets each of its outputs.
+
+    `training` given to the model (fit passes True) wins over a node's constant
+    `call: {training: ...}`, as in a Keras Functional model (`functional.operation_fn`), so the
+    subclass API trains and predicts like the Functional model an import came from."""
     for node, layer in zip(nodes, layers):
-        result = call_layer(layer, node["call_style"], [values[s] for s in node["sources"]], node.get("call"))
+        call = dict(node.get("call") or {})
+        if training is not None and "training" in call:
+            call["training"] = training
+        result = call_layer(layer, node["call_style"], [values[s] for s in node["sources"]], call)
         outputs = node.get("outputs")
         if outputs is None:
             values[node["name"]] = result
@@ -53,7 +62,11 @@ class BlockLayer(keras.layers.Layer):
     def __init__(self, block_config: dict[str, Any], layers: list[Any] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.block_config = block_config
-        made = list(layers) if layers is not None else [deserialize_entry(n["layer"]) for n in block_config["nodes"]]
+        made = (
+            list(layers)
+            if layers is not None
+            else [deserialize_entry(n["layer"]) for n in block_config["nodes"]]
+        )
         # Operations (`ops.add`) are not layers: Keras tracks only the layers, in this order.
         self.block_layers = layers_only(made)
         self._block_all = made
@@ -71,20 +84,20 @@ class BlockLayer(keras.layers.Layer):
             self.call(symbolic if len(symbolic) > 1 else symbolic[0])
         self.built = True
 
-    def call(self, inputs: Any) -> Any:
+    def call(self, inputs: Any, training: Any = None) -> Any:
         names = self.block_config["inputs"]
         given = list(inputs) if len(names) > 1 else [inputs]
         values = dict(zip(names, given))
-        run_nodes(self.block_config["nodes"], self._block_all, values)
+        run_nodes(self.block_config["nodes"], self._block_all, values, training)
         outputs = [values[name] for name in self.block_config["outputs"]]
         return outputs[0] if len(outputs) == 1 else outputs
 
-    def compute_output_spec(self, inputs: Any) -> Any:
+    def compute_output_spec(self, inputs: Any, **kwargs: Any) -> Any:
         # Keras's own default (trace `call` symbolically), spelled out: `compute_output_shape`
         # below is overridden, which would make Layer's version call it back.
         from keras.src import backend as keras_backend
 
-        return keras_backend.compute_output_spec(self.call, inputs)
+        return keras_backend.compute_output_spec(self.call, inputs, **kwargs)
 
     def compute_output_shape(self, input_shape: Any) -> Any:
         """From the traced call: what `model.summary()` shows for a subclass model's block row."""

@@ -15,11 +15,12 @@ from kspec.errors import KspecRuntimeError, SpecError, first_line, shorten
 from kspec.modelfile import inspect_model_file
 
 
-def load_keras_model(path: str | os.PathLike[str], *, safe_mode: bool = True) -> Any:
+def load_keras_model(path: str | os.PathLike[str], *, safe_mode: bool = True, compile: bool = True) -> Any:
     """The model in the `.keras` file `path`, in Keras's safe mode, frozen layers re-frozen.
 
     A file that fails inspection is a `SpecError` (one line, exit 2 on the command line);
     With safe mode off (trusted files only) kspec still bounds the archive but skips the allow-list.
+    `compile=False` skips the saved optimizer, loss and metrics (`kspec import` needs none).
     """
     path = os.fspath(path)
     inspect_model_file(path, allow_list=safe_mode)
@@ -32,7 +33,7 @@ def load_keras_model(path: str | os.PathLike[str], *, safe_mode: bool = True) ->
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Keras warns about skipped optimizer variables etc.
-            model = keras.models.load_model(path, safe_mode=safe_mode)
+            model = keras.models.load_model(path, safe_mode=safe_mode, compile=compile)
     except Exception as exc:
         # Keras's messages quote the whole config (kilobytes); one short line is enough.
         raise KspecRuntimeError(

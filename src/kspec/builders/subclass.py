@@ -40,19 +40,23 @@ class SpecModel(keras.Model):
         self.input_names_ = [i["name"] for i in graph_config["inputs"]]
         self.output_names_ = list(graph_config["outputs"])
         # A list attribute: Keras tracks the layers (weights, summary, saving) in this order.
-        made = list(layers) if layers is not None else [deserialize_entry(n["layer"]) for n in graph_config["nodes"]]
+        made = (
+            list(layers)
+            if layers is not None
+            else [deserialize_entry(n["layer"]) for n in graph_config["nodes"]]
+        )
         # Operations (`ops.add`) are not layers: Keras tracks only the layers, in this order.
         self.graph_layers = layers_only(made)
         self._graph_all = made
 
-    def call(self, inputs: Any) -> Any:
+    def call(self, inputs: Any, training: Any = None) -> Any:
         if isinstance(inputs, dict):
             values = {name: inputs[name] for name in self.input_names_}
         elif isinstance(inputs, (list, tuple)):
             values = dict(zip(self.input_names_, inputs))
         else:
             values = {self.input_names_[0]: inputs}
-        run_nodes(self.graph_config["nodes"], self._graph_all, values)
+        run_nodes(self.graph_config["nodes"], self._graph_all, values, training)
         if len(self.output_names_) == 1:
             return values[self.output_names_[0]]
         return {name: values[name] for name in self.output_names_}

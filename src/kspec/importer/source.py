@@ -1,26 +1,23 @@
 """Where `kspec import` gets a Keras model: a `.keras` file, a Keras JSON file, or an application.
 
-Every user-given file is read as data first (`_inspected`): bounded, parsed as JSON, every
-object checked against Keras's own classes; only then does Keras deserialize it, in safe mode.
-Nothing from a file is ever executed.
+Every user-given file is read as data first by `kspec.modelfile`, the one place that decides
+what a model file may hold: bounded, parsed as JSON, every object checked against its
+allow-list; only then does Keras deserialize it, in safe mode. Nothing from a file is ever
+executed.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import zipfile
 from typing import Any
 
 from kspec.errors import SpecError
+from kspec.modelfile import HDF5_SIGNATURE, MAX_CONFIG_BYTES, check_config
 from kspec.schema.foreign import ZIP_MAGIC, is_keras_model_json
 
 APPLICATION_PREFIX = "keras.applications:"
-MAX_JSON_BYTES = 32 * 2**20
-MAX_ARCHIVE_MEMBERS = 10_000
-#: Module prefixes a model's objects may come from: Keras's own (ops, layers, applications...).
-_KERAS_MODULES = ("keras",)
-_REFUSED_CLASSES = {"Lambda", "TFSMLayer", "JaxLayer", "FlaxLayer", "TorchModuleWrapper"}
+MAX_JSON_BYTES = MAX_CONFIG_BYTES
 
 
 def load_source(source: str, input_shape: tuple[int, ...] | None = None) -> Any:
@@ -33,7 +30,7 @@ def load_source(source: str, input_shape: tuple[int, ...] | None = None) -> Any:
         raise SpecError("no such file" if not os.path.exists(source) else "not a regular file", file=source)
     with open(source, "rb") as fh:
         head = fh.read(4)
-    if head == ZIP_MAGIC:
+    if head == ZIP_MAGIC or head == HDF5_SIGNATURE[:4]:  # legacy HDF5: refused by kspec.modelfile
         return _load_keras_file(source)
     return _load_json_file(source)
 
@@ -68,74 +65,17 @@ def application(name: str, input_shape: tuple[int, ...] | None) -> Any:
         ) from None
 
 
-def _inspected(config: Any, file: str, where: str = "config") -> None:
-    """Every object in a model config is one of Keras's own classes (never Lambda, never code).
-
-    The one place that decides what a model file may contain: `kspec.modelfile` (issue 19)
-    replaces this walk once it is on main.
-    """
-    if isinstance(config, list):
-        for i, item in enumerate(config):
-            _inspected(item, file, f"{where}[{i}]")
-        return
-    if not isinstance(config, dict):
-        return
-    if "class_name" in config and config.get("class_name") not in (
-        "__keras_tensor__",
-        "__tensor__",
-        "__numpy__",
-    ):
-        module = config.get("module")
-        cls = config.get("class_name")
-        if cls in _REFUSED_CLASSES or cls == "function" or cls == "__lambda__":
-            raise SpecError(
-                f"{where}: {cls} runs code that is not in the file's configuration; kspec never imports it",
-                file=file,
-            )
-        if module is not None and not (isinstance(module, str) and module.split(".")[0] in _KERAS_MODULES):
-            raise SpecError(
-                f"{where}: {cls!r} is a custom class from module {module!r}; only Keras's own classes can be "
-                "imported (its code is not in the file)",
-                file=file,
-            )
-        registered = config.get("registered_name")
-        if registered not in (None, cls) and not (
-            isinstance(registered, str) and registered.startswith("keras")
-        ):
-            raise SpecError(f"{where}: {cls!r} is registered as custom object {registered!r}", file=file)
-    for key, value in config.items():
-        _inspected(value, file, f"{where}.{key}")
-
-
 def _load_keras_file(path: str) -> Any:
-    """A `.keras` archive: its config.json is inspected as data before Keras reads anything."""
-    import keras
+    """A `.keras` archive, through kspec's one model-file loader: `kspec.modelfile` bounds the
+    archive and checks every object of its config.json against the allow-list before Keras
+    deserializes anything (a Lambda, a custom class or a function is refused in one line)."""
+    from kspec.builders.loading import load_keras_model
+    from kspec.errors import KspecRuntimeError
 
     try:
-        with zipfile.ZipFile(path) as zf:
-            infos = zf.infolist()
-            if len(infos) > MAX_ARCHIVE_MEMBERS:
-                raise SpecError(f"not a Keras model file: {len(infos)} archive members", file=path)
-            info = next((i for i in infos if i.filename == "config.json"), None)
-            if info is None:
-                raise SpecError("not a Keras model file: the archive has no config.json", file=path)
-            if info.file_size > MAX_JSON_BYTES:
-                raise SpecError(f"config.json too large ({info.file_size} bytes)", file=path)
-            with zf.open(info) as fh:
-                text = fh.read(MAX_JSON_BYTES + 1)
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise SpecError(f"not a readable .keras file (corrupt zip archive: {exc})", file=path) from None
-    try:
-        config = json.loads(text)
-    except ValueError as exc:
-        raise SpecError(f"not a Keras model file: config.json is not JSON ({exc})", file=path) from None
-    _inspected(config, path)
-    try:
-        return keras.saving.load_model(path, compile=False, safe_mode=True)
-    except Exception as exc:  # Keras raises many types for a damaged archive
-        raise SpecError(
-            f"Keras could not load the model: {' '.join(str(exc).split())[:300]}", file=path
-        ) from None
+        return load_keras_model(path, compile=False)
+    except KspecRuntimeError as exc:  # passed inspection, yet Keras cannot read it: bad input
+        raise SpecError(str(exc).removeprefix(f"{path}: ")) from None
 
 
 def _load_json_file(path: str) -> Any:
@@ -161,7 +101,7 @@ def _load_json_file(path: str) -> Any:
             '"config": {...}}); a kspec spec is imported by loading it, not with kspec import',
             file=path,
         )
-    _inspected(config, path)
+    check_config(config, path)  # the same allow-list as a .keras file's config.json
     try:
         return keras.models.model_from_json(raw.decode("utf-8"))
     except Exception as exc:

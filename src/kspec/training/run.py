@@ -272,6 +272,7 @@ def train(
             quiet,
             reporter,
             lock,
+            init_weights,
         )
     except BaseException:
         leave_no_trace(run_dir, lock, created)
@@ -294,6 +295,7 @@ def _fit(
     quiet: bool,
     reporter: RunReporter | None,
     lock: RunLock,
+    init_weights: str | os.PathLike[str] | None = None,
 ) -> TrainResult:
     arrays, train_cfg = prepare_data(spec, graph)
     epochs = epochs or train_cfg.epochs

@@ -66,7 +66,9 @@ def assert_no_loss(model: Any, tmp_path: Any, apis: tuple[str, ...] = ("function
     assert report.trainable_params == weight_count(model.trainable_weights)
     assert report.non_trainable_params == weight_count(model.non_trainable_weights)
     ops = getattr(model, "operations", model.layers)  # a Sequential has layers only
-    keras_shapes = {op.name: tuple(op.output.shape) for op in ops if hasattr(op, "output")}
+    keras_shapes = {  # a shared layer has one output per call: its first is its own entry's
+        op.name: tuple(op._inbound_nodes[0].outputs[0].shape) for op in ops if op._inbound_nodes
+    }
     checked = 0
     for node in report.graph.nodes:
         if node.name in keras_shapes:
@@ -155,6 +157,28 @@ def test_functional_model_with_ops_nested_sequential_and_call_arguments(keras: A
         k: v for k, v in spec["layers"][types.index("ops.subtract")].items() if k in ("type", "x1")
     }
     assert any(e.get("call") == {"training": False} for e in spec["layers"])
+
+
+def test_shared_layers_import_as_reuse_entries(keras: Any, tmp_path: Any) -> None:
+    """A layer called on two inputs, and one called on its own output: one layer, one set of
+    weights, and `{reuse: NAME}` entries in call order, wherever Keras's config lists the layer."""
+    from keras import layers
+
+    left, right = keras.Input((8,), name="left"), keras.Input((8,), name="right")
+    enc = layers.Dense(5, activation="tanh", name="enc")
+    mix = layers.Dense(5, name="mix")
+    a = enc(left)
+    b = enc(layers.Dense(8, name="pre")(right))  # the second call waits for `pre`
+    c = mix(mix(layers.Add(name="sum")([a, b])))
+    out = layers.Dense(2, name="head")(layers.Concatenate(name="cat")([c, a]))
+    model = keras.Model([left, right], out, name="siamese")
+    spec = assert_no_loss(model, tmp_path, apis=("functional", "subclass"))
+    reuse = [e for e in spec["layers"] if "reuse" in e]
+    assert reuse == [
+        {"reuse": "enc", "name": "enc_call2", "inputs": "pre"},
+        {"reuse": "mix", "name": "mix_call2"},
+    ]
+    assert kspec.check(kspec.from_dict(spec)).total_params == model.count_params()
 
 
 def test_sequential_model_imports_as_a_sequential_spec(keras: Any, tmp_path: Any) -> None:

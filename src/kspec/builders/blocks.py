@@ -20,8 +20,8 @@ from typing import Any
 
 import keras
 
-from kspec.builders.layers import call_layer, create_layer
-from kspec.builders.ops import deserialize_entry, layers_only, serialize_entry
+from kspec.builders.layers import call_layer, create_layers
+from kspec.builders.ops import deserialize_entries, layers_only, serialize_entry
 from kspec.graph import blocks
 from kspec.graph.resolve import Graph, Node
 from kspec.schema.blocks import BlockInstance
@@ -62,11 +62,7 @@ class BlockLayer(keras.layers.Layer):
     def __init__(self, block_config: dict[str, Any], layers: list[Any] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.block_config = block_config
-        made = (
-            list(layers)
-            if layers is not None
-            else [deserialize_entry(n["layer"]) for n in block_config["nodes"]]
-        )
+        made = list(layers) if layers is not None else deserialize_entries(block_config["nodes"])
         # Operations (`ops.add`) are not layers: Keras tracks only the layers, in this order.
         self.block_layers = layers_only(made)
         self._block_all = made
@@ -117,7 +113,9 @@ def _node_entry(node: Node, layer: Any) -> dict[str, Any]:
         "sources": list(node.sources),
         "call_style": node.call_style,
         "call": dict(node.spec.call),
-        "layer": serialize_entry(layer, node.type, node.spec.args, node.name),
+        "layer": {"shared": node.shares}
+        if node.shares
+        else serialize_entry(layer, node.type, node.spec.args, node.name),
     }
 
 
@@ -162,7 +160,7 @@ def nested_layers(graph: Graph, made: dict[str, Any]) -> tuple[list[dict[str, An
 
 
 def make_all(graph: Graph) -> dict[str, Any]:
-    return {node.name: create_layer(graph, node) for node in graph.nodes}
+    return create_layers(graph)
 
 
 def layers_by_name(model: Any) -> dict[str, Any]:

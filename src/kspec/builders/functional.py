@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 
 from kspec.builders.layers import call_checked, create_layer, keras_inputs, pack_outputs, prepare
@@ -12,8 +14,9 @@ def build_functional(graph: Graph) -> keras.Model:
     prepare(graph)
     inputs = keras_inputs(graph)
     tensors = {i.name: t for i, t in zip(graph.inputs, inputs)}
-    for node in graph.nodes:
-        layer = create_layer(graph, node)
+    made: dict[str, Any] = {}
+    for node in graph.nodes:  # one at a time: a layer Keras refuses is named before the next is made
+        layer = made[node.name] = made[node.shares] if node.shares else create_layer(graph, node)
         tensors[node.name] = call_checked(graph, node, layer, [tensors[s] for s in node.sources])
     return keras.Model(
         inputs=inputs[0] if len(inputs) == 1 else inputs,

@@ -56,10 +56,11 @@ def symbolic_counts(graph: Graph) -> dict[str, int]:
             # The functional builder's loop, without the model: each layer on symbolic tensors.
             tensors = {i.name: t for i, t in zip(graph.inputs, keras_inputs(graph))}
             counts = {}
+            made: dict[str, Any] = {}
             for node in graph.nodes:
-                layer = create_layer(graph, node)
+                layer = made[node.name] = made[node.shares] if node.shares else create_layer(graph, node)
                 tensors[node.name] = call_checked(graph, node, layer, [tensors[s] for s in node.sources])
-                counts[node.name] = sum(int(np.prod(v.shape)) for v in layer.weights)
+                counts[node.name] = 0 if node.shares else sum(int(np.prod(v.shape)) for v in layer.weights)
             return counts
     except ValueError as exc:
         if "stateless scope" not in str(exc):
@@ -88,6 +89,15 @@ def trusted_plugins(graph: Graph) -> None:
                 f"plugin module {module!r} is code, and a spec alone never "
                 f"makes kspec import code: pass --plugin {module} if you trust it",
             )
+
+
+def create_layers(graph: Graph) -> dict[str, Any]:
+    """Every node's Keras layer (or operation) by node name, each created once: a `reuse:` node
+    gets the very layer of the node it calls again (a shared layer)."""
+    made: dict[str, Any] = {}
+    for node in graph.nodes:
+        made[node.name] = made[node.shares] if node.shares else create_layer(graph, node)
+    return made
 
 
 def create_layer(graph: Graph, node: Node) -> keras.layers.Layer:

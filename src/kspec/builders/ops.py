@@ -57,6 +57,30 @@ def deserialize_entry(entry: dict[str, Any]) -> Any:
     return keras.layers.deserialize(entry)
 
 
+def deserialize_entries(nodes: list[dict[str, Any]]) -> list[Any]:
+    """Each node's callable, in order; `{"shared": NAME}` is the layer of node NAME again."""
+    made: dict[str, Any] = {}
+    out = []
+    for node in nodes:
+        entry = node["layer"]
+        if "shared" in entry:
+            layer = made.get(entry["shared"]) if isinstance(entry["shared"], str) else None
+            if layer is None:  # a damaged or hand-edited config: never guess
+                raise ValueError(f"node {node.get('name')!r} shares an unknown layer {entry['shared']!r}")
+        else:
+            layer = deserialize_entry(entry)
+        made[node["name"]] = layer
+        out.append(layer)
+    return out
+
+
 def layers_only(made: list[Any]) -> list[Any]:
-    """The Keras layers among a node list's callables: Keras tracks those (weights, summary)."""
-    return [x for x in made if not isinstance(x, OpCall)]
+    """The Keras layers among a node list's callables, each once (a shared layer is one layer):
+    Keras tracks those (weights, summary)."""
+    seen: set[int] = set()
+    out = []
+    for x in made:
+        if not isinstance(x, OpCall) and id(x) not in seen:
+            seen.add(id(x))
+            out.append(x)
+    return out

@@ -17,8 +17,8 @@ from typing import Any
 import keras
 
 from kspec.builders.blocks import make_all, nested_layers, run_nodes
-from kspec.builders.layers import call_checked, create_layer, keras_inputs, prepare
-from kspec.builders.ops import OpCall, deserialize_entry, layers_only, serialize_entry
+from kspec.builders.layers import call_checked, create_layer, create_layers, keras_inputs, prepare
+from kspec.builders.ops import OpCall, deserialize_entries, layers_only, serialize_entry
 from kspec.graph.blocks import has_blocks
 from kspec.graph.resolve import Graph
 
@@ -40,11 +40,7 @@ class SpecModel(keras.Model):
         self.input_names_ = [i["name"] for i in graph_config["inputs"]]
         self.output_names_ = list(graph_config["outputs"])
         # A list attribute: Keras tracks the layers (weights, summary, saving) in this order.
-        made = (
-            list(layers)
-            if layers is not None
-            else [deserialize_entry(n["layer"]) for n in graph_config["nodes"]]
-        )
+        made = list(layers) if layers is not None else deserialize_entries(graph_config["nodes"])
         # Operations (`ops.add`) are not layers: Keras tracks only the layers, in this order.
         self.graph_layers = layers_only(made)
         self._graph_all = made
@@ -69,14 +65,16 @@ def graph_config(graph: Graph, layers: list[Any] | None = None) -> dict[str, Any
     """The JSON description `SpecModel` is built from (layers serialized by Keras)."""
     nodes = []
     for i, node in enumerate(graph.nodes):
-        layer = layers[i] if layers is not None else create_layer(graph, node)
+        layer = layers[i] if layers is not None else None if node.shares else create_layer(graph, node)
         nodes.append(
             {
                 "name": node.name,
                 "sources": node.sources,
                 "call_style": node.call_style,
                 "call": dict(node.spec.call),
-                "layer": serialize_entry(layer, node.type, node.spec.args, node.name),
+                "layer": {"shared": node.shares}
+                if node.shares
+                else serialize_entry(layer, node.type, node.spec.args, node.name),
             }
         )
     return _config(graph, nodes)
@@ -97,8 +95,8 @@ def build_subclass(graph: Graph) -> SpecModel:
         entries, layers = nested_layers(graph, made)
         model = SpecModel(_config(graph, entries), layers=layers, name=graph.name)
     else:
-        layers = [create_layer(graph, node) for node in graph.nodes]
-        made = {node.name: layer for node, layer in zip(graph.nodes, layers)}
+        made = create_layers(graph)
+        layers = [made[node.name] for node in graph.nodes]
         model = SpecModel(graph_config(graph, layers), layers=layers, name=graph.name)
     # A symbolic call builds every layer (weights exist, summary has counts) without data.
     symbolic = keras_inputs(graph)
@@ -127,8 +125,8 @@ def _record_input_shapes(graph: Graph, made: dict[str, Any]) -> None:
 
     for node in graph.nodes:  # by name: layers inside blocks too
         layer = made[node.name]
-        if isinstance(layer, OpCall):
-            continue  # an operation has no build and no summary row
+        if isinstance(layer, OpCall) or node.shares:
+            continue  # an operation has no build; a shared layer was built by its first call
         if layer._build_shapes_dict or not is_default(layer.build):
             continue
         shapes = [graph.shapes.get(source) for source in node.sources]

@@ -5,6 +5,7 @@ The three builders and the diagram all consume this one graph; none re-reads the
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 
@@ -28,6 +29,11 @@ class Node:
     @property
     def type(self) -> str:
         return self.spec.type
+
+    @property
+    def shares(self) -> str:
+        """The node whose layer this one calls again (`reuse:`), or ""."""
+        return self.spec.reuse
 
     @property
     def params(self) -> int | None:
@@ -90,6 +96,10 @@ class Graph:
                 return (
                     f"{node.name!r} is the operation {node.type}, not a layer; Sequential holds layers only"
                 )
+            if node.shares:
+                return (
+                    f"{node.name!r} calls the layer {node.shares!r} again; Sequential calls each layer once"
+                )
             if node.spec.call:
                 return (
                     f"layer {node.name!r} is called with {node.spec.call}; Sequential calls every layer alike"
@@ -139,9 +149,21 @@ def _assign_names(spec: Spec) -> list[str]:
     # quadratic in the number of unnamed layers of one type).
     next_suffix: dict[str, int] = {}
     bases: dict[str, str] = {}
+    calls: dict[str, int] = {}  # `reuse:` target -> calls so far
     for layer in spec.layers:
+        if layer.reuse:
+            calls[layer.reuse] = calls.get(layer.reuse, 1) + 1
         if layer.name:
             out.append(layer.name)
+            continue
+        if layer.reuse:  # the second call of `encoder` is `encoder_call2` unless named
+            n = calls[layer.reuse]
+            candidate = f"{layer.reuse}_call{n}"
+            while candidate in taken:
+                n += 1
+                candidate = f"{layer.reuse}_call{n}"
+            taken.add(candidate)
+            out.append(candidate)
             continue
         base = bases.get(layer.type) or bases.setdefault(
             layer.type, snake_case(layer.type.removeprefix("ops."))
@@ -167,7 +189,10 @@ def resolve(spec: Spec, build_options: BuildOptions | None = None) -> Graph:
     input_names = [i.name for i in spec.inputs]
     shapes: dict[str, Shape | None] = {i.name: (None, *i.shape) for i in spec.inputs}
     nodes: list[Node] = []
+    by_name: dict[str, Node] = {}
     for i, (layer, name) in enumerate(zip(spec.layers, names)):
+        if layer.reuse:
+            layer = _shared_spec(spec, layer, by_name, input_names, names[:i])
         if layer.inputs is None:
             if i == 0:
                 if len(input_names) > 1:
@@ -198,8 +223,11 @@ def resolve(spec: Spec, build_options: BuildOptions | None = None) -> Graph:
                 raise spec.error(where, f"unknown input {src!r}" + did_you_mean(src, input_names + names[:i]))
         node = Node(spec=layer, name=name, sources=sources)
         _infer(spec, node, [shapes[s] for s in sources])
+        if node.shares:
+            _share_weights(spec, node, by_name[node.shares], [shapes[s] for s in sources])
         shapes[name] = node.output_shape
         nodes.append(node)
+        by_name[name] = node
     outputs = spec.outputs or [names[-1]]
     for k, out in enumerate(outputs):
         if out not in index:
@@ -222,6 +250,52 @@ def resolve(spec: Spec, build_options: BuildOptions | None = None) -> Graph:
     if spec.api == "sequential" and spec.api_given:
         graph.require_sequential(("api",))  # the spec asks for what it cannot have: say so in `check` too
     return graph
+
+
+def _shared_spec(
+    spec: Spec, layer: LayerSpec, by_name: dict[str, Node], input_names: list[str], earlier: list[str]
+) -> LayerSpec:
+    """A `reuse:` entry as the layer it calls again: that layer's type, arguments and rule, with
+    this entry's own place, name, wiring and call arguments."""
+    target = layer.reuse
+    where = layer.path + ("reuse",)
+    if target not in by_name:
+        from kspec.schema.names import did_you_mean
+
+        if target in input_names:
+            raise spec.error(where, f"{target!r} is a model input, not a layer that can be called again")
+        later = any(entry.name == target for entry in spec.layers[layer.index :])
+        raise spec.error(
+            where,
+            f"{target!r} is defined later; `reuse:` calls an earlier layer again"
+            if later
+            else f"unknown layer {target!r}" + did_you_mean(target, earlier),
+        )
+    root = by_name[target].shares or target  # reusing a reuse entry calls the same layer
+    return dataclasses.replace(
+        by_name[root].spec,
+        index=layer.index,
+        name=layer.name,
+        inputs=layer.inputs,
+        path=layer.path,
+        call=layer.call,
+        reuse=root,
+    )
+
+
+def _share_weights(spec: Spec, node: Node, owner: Node, in_shapes: list[Shape | None]) -> None:
+    """A shared layer's weights belong to its first call: the later calls add no parameters, and
+    must fit the weights that call made (kspec knows the counts without Keras)."""
+    if node.params is not None and owner.params is not None and node.params != owner.params:
+        raise spec.error(
+            node.spec.path + ("inputs",) if node.spec.inputs else node.spec.path,
+            f"{node.name!r} calls {owner.name!r} on input shape(s) "
+            f"{', '.join(format_shape(s) for s in in_shapes if s is not None)} that need {node.params} "
+            f"parameters; {owner.name!r} has {owner.params} (a shared layer keeps its weights)",
+        )
+    node.note = f"shares the layer and weights of {owner.name!r}"
+    if node.params is not None:
+        node.trainable_params = node.non_trainable_params = 0
 
 
 def _check_reachability(graph: Graph) -> None:

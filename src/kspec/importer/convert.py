@@ -101,39 +101,88 @@ def _functional_model(model: Any) -> dict[str, Any]:
     config = model.get_config()
     objects = {op.name: op for op in model.operations}
     inputs: list[dict[str, Any]] = []
-    entries: list[dict[str, Any]] = []
-    input_names = set()
-    for item in config["layers"]:
+    calls: list[dict[str, Any]] = []  # one per call of a layer or operation, in config order
+    for position, item in enumerate(config["layers"]):
         name, cls_name, module = item["name"], item["class_name"], item.get("module", "")
         if cls_name == "InputLayer":
             c = item["config"]
             inputs.append(_input_entry(name, list(c["batch_shape"][1:]), c.get("dtype", "float32")))
-            input_names.add(name)
             continue
-        nodes = item.get("inbound_nodes") or []
-        if len(nodes) != 1:
-            raise NotImportable(
-                f"layer {name!r} is called {len(nodes)} times (a shared layer): not supported by kspec import yet"
-            )
-        sources, constants = _sources(name, nodes[0])
-        if module.startswith("keras.src.ops."):
-            entry = _op_entry(name, module, cls_name, item["config"], constants)
-        else:
-            if constants:
-                raise NotImportable(f"layer {name!r} is called with constant arguments {constants}")
-            entry = _layer_entry(objects[name])
-        call = _call_kwargs(name, nodes[0])
-        if call:
-            entry["call"] = call
-        entry["_sources"] = sources
-        entries.append(entry)
-    outputs = [o[0] for o in _history_list(config["output_layers"])]
+        for k, node in enumerate(item.get("inbound_nodes") or []):
+            refs, constants = _sources(name, node)
+            if k > 0:  # a shared layer called again: the same layer, its own wiring
+                if constants:
+                    raise NotImportable(f"layer {name!r} is called with constant arguments {constants}")
+                entry: dict[str, Any] = {"reuse": name}
+            elif module.startswith("keras.src.ops."):
+                entry = _op_entry(name, module, cls_name, item["config"], constants)
+            else:
+                if constants:
+                    raise NotImportable(f"layer {name!r} is called with constant arguments {constants}")
+                entry = _layer_entry(objects[name])
+            call = _call_kwargs(name, node)
+            if call:
+                entry["call"] = call
+            calls.append({"key": (position, k), "ref": (name, k), "refs": refs, "entry": entry})
+    entries = _call_order(calls, {i["name"] for i in inputs})
     spec: dict[str, Any] = {"name": config.get("name") or model.name}
     spec["inputs"] = inputs
     spec["layers"] = _wire(entries, [i["name"] for i in inputs])
+    names = {c["ref"]: c["entry"]["name"] for c in calls}
+    names.update({(i["name"], 0): i["name"] for i in inputs})
+    outputs = [names[(o[0], o[1])] for o in _history_list(config["output_layers"])]
     if outputs != [entries[-1]["name"]]:
         spec["outputs"] = outputs if len(outputs) > 1 else outputs[0]
     return _drop_default_names(spec)
+
+
+def _call_order(calls: list[dict[str, Any]], input_names: set[str]) -> list[dict[str, Any]]:
+    """The entries in an order where each follows what it reads: Keras's config order, except
+    that a shared layer's later call waits for its inputs. The k-th call of a layer `enc` is named
+    `enc_call{k+1}`, by the order the entries take (what the resolver gives an unnamed one)."""
+    import heapq
+
+    done: set[tuple[str, int]] = {(n, 0) for n in input_names}
+    waiting = {c["ref"]: c for c in calls}
+    ready = [(c["key"], c["ref"]) for c in calls if all(r in done for r in c["refs"])]
+    heapq.heapify(ready)
+    queued = {ref for _, ref in ready}
+    names: dict[tuple[str, int], str] = {(n, 0): n for n in input_names}
+    taken = set(input_names) | {c["ref"][0] for c in calls}
+    count: dict[str, int] = {}
+    out = []
+    while ready:
+        _, ref = heapq.heappop(ready)
+        c = waiting.pop(ref)
+        entry = c["entry"]
+        layer, k = ref
+        if k == 0:
+            entry["name"] = entry.get("name", layer)
+        else:
+            n = count[layer] = count.get(layer, 1) + 1
+            candidate = f"{layer}_call{n}"
+            while candidate in taken:
+                n += 1
+                candidate = f"{layer}_call{n}"
+            taken.add(candidate)
+            entry["name"] = candidate
+            entry = {
+                "reuse": layer,
+                "name": candidate,
+                **{x: v for x, v in entry.items() if x not in ("reuse", "name")},
+            }
+        names[ref] = entry["name"]
+        entry["_sources"] = [names[r] for r in c["refs"]]
+        c["entry"] = entry
+        out.append(entry)
+        done.add(ref)
+        for other in waiting.values():
+            if other["ref"] not in queued and all(r in done for r in other["refs"]):
+                heapq.heappush(ready, (other["key"], other["ref"]))
+                queued.add(other["ref"])
+    if waiting:
+        raise NotImportable(f"cannot order the calls of {sorted(r[0] for r in waiting)} (a cycle?)")
+    return out
 
 
 def _history_list(value: Any) -> list[list[Any]]:
@@ -153,27 +202,22 @@ def _call_kwargs(name: str, node: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _sources(name: str, node: dict[str, Any]) -> tuple[list[str], dict[int, Any]]:
-    """The names an inbound node reads, and its constant positional arguments by position."""
-    kwargs: dict[str, Any] = {}
-    if kwargs:
-        raise NotImportable(
-            f"layer {name!r} is called with keyword arguments {sorted(kwargs)}: not supported by kspec import yet"
-        )
+def _sources(name: str, node: dict[str, Any]) -> tuple[list[tuple[str, int]], dict[int, Any]]:
+    """The (layer, call) pairs an inbound node reads, and its constant positional arguments."""
     args = node.get("args") or []
     if len(args) == 1 and isinstance(args[0], list):
         args = args[0]  # merge layers and ops.concatenate take one list of tensors
-    sources: list[str] = []
+    sources: list[tuple[str, int]] = []
     constants: dict[int, Any] = {}
     for i, arg in enumerate(args):
         if isinstance(arg, dict) and arg.get("class_name") == "__keras_tensor__":
             layer, node_index, tensor_index = arg["config"]["keras_history"]
-            if node_index != 0 or tensor_index != 0:
+            if tensor_index != 0:
                 raise NotImportable(
-                    f"layer {name!r} reads output {tensor_index} of call {node_index} of {layer!r}: "
-                    "shared layers and several outputs are not supported by kspec import yet"
+                    f"layer {name!r} reads output {tensor_index} of {layer!r}: "
+                    "layers with several outputs are not supported by kspec import yet"
                 )
-            sources.append(layer)
+            sources.append((layer, node_index))
         elif isinstance(arg, (int, float)) and not isinstance(arg, bool):
             constants[i] = arg
         else:
@@ -227,7 +271,7 @@ def _wire(entries: list[dict[str, Any]], input_names: list[str]) -> list[dict[st
 
 def _with_inputs(entry: dict[str, Any], inputs: Any) -> dict[str, Any]:
     """Key order: type, name, inputs, then the arguments."""
-    head: dict[str, Any] = {k: entry[k] for k in ("type", "name") if k in entry}
+    head: dict[str, Any] = {k: entry[k] for k in ("type", "reuse", "name") if k in entry}
     return {**head, "inputs": inputs, **{k: v for k, v in entry.items() if k not in head}}
 
 
@@ -262,8 +306,10 @@ def _drop_default_names(spec: dict[str, Any]) -> dict[str, Any]:
     names = [e["name"] for e in layers]
     inputs = {i["name"] for i in spec["inputs"]}
     droppable = {
-        i for i, e in enumerate(layers) if re.fullmatch(re.escape(_default_base(e)) + r"(_\d+)?", names[i])
-    }
+        i
+        for i, e in enumerate(layers)
+        if "type" in e and re.fullmatch(re.escape(_default_base(e)) + r"(_\d+)?", names[i])
+    }  # a `reuse:` entry keeps its name (`enc_call2`): it says which call it is
     while True:
         trial = [{**e, "name": None if i in droppable else e["name"]} for i, e in enumerate(layers)]
         assigned = _assign(trial, inputs)

@@ -227,6 +227,13 @@ class Expander:
                 scope.names[name] = target
             scope.previous = target  # type: ignore[assignment]
             return
+        if "reuse" in entry and scope.instance is not None:
+            raise self.at(
+                where + ("reuse",),
+                "`reuse:` (a shared layer) is for entries outside blocks; inside a block each "
+                "instance makes its own layers",
+                scope,
+            )
         body = {k: self.value(v, where + (k,), scope) for k, v in entry.items() if k not in ("inputs", "if")}
         sources = self._sources(entry, where, scope)
         local = body.get("name")

@@ -27,6 +27,7 @@ def layer_schemas() -> list[dict[str, Any]]:
                 "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
                 "description": "input or earlier layer name(s); default: the entry above",
             },
+            "call": CALL,
             **props,
         }
         out.append(
@@ -57,6 +58,26 @@ def layer_schemas() -> list[dict[str, Any]]:
 
 
 _NAMES = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
+#: `call: {training: false}`: constant keyword arguments of the layer's call.
+CALL: dict[str, Any] = {
+    "type": "object",
+    "properties": {"training": {"type": "boolean"}, "use_causal_mask": {"type": "boolean"}},
+    "additionalProperties": False,
+    "description": "constant keyword arguments of the call, e.g. {training: false}",
+}
+#: `{reuse: NAME, name, inputs, call}`: an earlier layer called again (a shared layer).
+REUSE: dict[str, Any] = {
+    "title": "shared layer call",
+    "type": "object",
+    "required": ["reuse"],
+    "properties": {
+        "reuse": {"type": "string", "description": "an earlier layer to call again, with the same weights"},
+        "name": {"type": "string", "description": "this call's name; default: <reuse>_call<N>"},
+        "inputs": {**_NAMES, "description": "input or earlier layer name(s); default: the entry above"},
+        "call": CALL,
+    },
+    "additionalProperties": False,
+}
 _EXPRESSION = {"type": "string", "pattern": "\\$\\{"}
 
 #: `{block: NAME, name, inputs, repeat, if, ...arguments}` (arguments are checked against the
@@ -152,8 +173,8 @@ def json_schema() -> dict[str, Any]:
     schema["properties"]["layers"] = {
         "type": "array",
         "minItems": 1,
-        "description": "the layers, in order; {block: NAME, ...} uses a block",
-        "items": {"anyOf": [*layers, BLOCK_USE]},
+        "description": "the layers, in order; {block: NAME, ...} uses a block, {reuse: NAME} calls a layer again",
+        "items": {"anyOf": [*layers, BLOCK_USE, REUSE]},
     }
     schema["properties"]["blocks"] = BLOCKS
     defs.pop("LayerModel", None)

@@ -253,10 +253,16 @@ class DistributeModel(Strict):
 
 
 class LayerModel(BaseModel):
-    """One layer: `type` is a keras.layers class name; other keys are its constructor arguments."""
+    """One layer: `type` is a keras.layers class name; other keys are its constructor arguments.
+
+    `{reuse: NAME, inputs: ...}` (no `type`) calls the earlier layer NAME again: a shared layer,
+    one set of weights."""
 
     model_config = ConfigDict(extra="allow")
-    type: Str
+    type: Str | None = None  # required unless `reuse:` (kspec.schema.validate says so in one line)
+    reuse: Name | None = Field(
+        None, description="call the earlier layer of this name again (a shared layer: the same weights)"
+    )
     name: Name | None = None
     inputs: Name | list[Name] | None = None
     call: dict[str, Bool] | None = Field(

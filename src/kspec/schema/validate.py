@@ -17,7 +17,7 @@ from kspec.schema.loader import Document
 from kspec.schema.model import CompileModel, InputModel, SpecModel, TrainModel
 from kspec.schema.space import SearchSpace, find_spaces
 
-RESERVED_LAYER_KEYS = ("type", "name", "inputs", "call")
+RESERVED_LAYER_KEYS = ("type", "name", "inputs", "call", "reuse")
 #: Constant keyword arguments a layer may be called with (`call: {training: false}`), and their types.
 CALL_ARGUMENTS = {"training": bool, "use_causal_mask": bool}
 
@@ -43,6 +43,9 @@ class LayerSpec:
     path: Path
     #: keyword arguments of the call (`layer(x, training=False)`), from `call:`
     call: dict[str, Any] = field(default_factory=dict)
+    #: `reuse: NAME`: this entry calls the earlier layer NAME again (a shared layer). The graph
+    #: gives the entry NAME's type, arguments and rule; the weights stay NAME's.
+    reuse: str = ""
 
     @property
     def trainable(self) -> bool:
@@ -171,9 +174,15 @@ def _validate_layer(
     path: Path = ("layers", index)
     if not isinstance(raw, dict):
         raise doc.error(path, f"a layer must be a mapping with 'type', got {raw!r}")
+    if "reuse" in raw:
+        return _validate_reuse(doc, raw, index, path)
     ltype = raw.get("type")
     if ltype is None:
-        raise doc.error(path, "a layer needs 'type' (a keras.layers class name, e.g. Dense)")
+        raise doc.error(
+            path + ("type",),
+            "required key 'type' is missing (a keras.layers class name, e.g. Dense; "
+            "or `reuse: NAME` to call an earlier layer again)",
+        )
     if not isinstance(ltype, str):
         raise doc.error(path + ("type",), f"must be a layer class name, got {ltype!r}")
     rule_types = known_types()
@@ -219,6 +228,42 @@ def _validate_layer(
     call = _call_arguments(doc, raw.get("call"), path + ("call",))
     return LayerSpec(
         index=index, type=ltype, name=name or "", inputs=inputs, args=args, rule=rule, path=path, call=call
+    )
+
+
+def _validate_reuse(doc: Document, raw: dict[str, Any], index: int, path: Path) -> LayerSpec:
+    """`{reuse: NAME, name?, inputs?, call?}`: the layer NAME called again, nothing else."""
+    target = raw["reuse"]
+    if not types.is_name(target):
+        raise doc.error(path + ("reuse",), f"must name an earlier layer; {types.NAME_RULE}, got {target!r}")
+    for key in raw:
+        if key not in ("reuse", "name", "inputs", "call"):
+            raise doc.error(
+                path + (key,),
+                f"a `reuse:` entry calls {target!r} again with its own type and arguments; "
+                f"it takes only name, inputs and call, not {key!r}",
+            )
+    name = raw.get("name")
+    if name is not None and not types.is_name(name):
+        raise doc.error(path + ("name",), f"{types.NAME_RULE}, got {name!r}")
+    inputs = raw.get("inputs")
+    if inputs is not None:
+        inputs = [inputs] if isinstance(inputs, str) else inputs
+        if not isinstance(inputs, list) or not inputs or not all(isinstance(i, str) for i in inputs):
+            raise doc.error(
+                path + ("inputs",), f"must be a name or a list of names, got {raw.get('inputs')!r}"
+            )
+    call = _call_arguments(doc, raw.get("call"), path + ("call",))
+    return LayerSpec(
+        index=index,
+        type="",
+        name=name or "",
+        inputs=inputs,
+        args={},
+        rule=None,
+        path=path,
+        call=call,
+        reuse=target,
     )
 
 

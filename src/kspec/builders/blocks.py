@@ -20,7 +20,7 @@ from typing import Any
 
 import keras
 
-from kspec.builders.layers import call_layer, create_layers
+from kspec.builders.layers import call_layer, create_layers, store
 from kspec.builders.ops import deserialize_entries, layers_only, serialize_entry
 from kspec.graph import blocks
 from kspec.graph.resolve import Graph, Node
@@ -42,7 +42,7 @@ def run_nodes(
         result = call_layer(layer, node["call_style"], [values[s] for s in node["sources"]], call)
         outputs = node.get("outputs")
         if outputs is None:
-            values[node["name"]] = result
+            store(values, node["name"], node.get("output_count", 1), result)
         elif len(outputs) == 1:
             values[outputs[0]] = result
         else:
@@ -113,6 +113,7 @@ def _node_entry(node: Node, layer: Any) -> dict[str, Any]:
         "sources": list(node.sources),
         "call_style": node.call_style,
         "call": dict(node.spec.call),
+        "output_count": node.output_count,
         "layer": {"shared": node.shares}
         if node.shares
         else serialize_entry(layer, node.type, node.spec.args, node.name),

@@ -59,7 +59,12 @@ def symbolic_counts(graph: Graph) -> dict[str, int]:
             made: dict[str, Any] = {}
             for node in graph.nodes:
                 layer = made[node.name] = made[node.shares] if node.shares else create_layer(graph, node)
-                tensors[node.name] = call_checked(graph, node, layer, [tensors[s] for s in node.sources])
+                store(
+                    tensors,
+                    node.name,
+                    node.output_count,
+                    call_checked(graph, node, layer, [tensors[s] for s in node.sources]),
+                )
                 counts[node.name] = 0 if node.shares else sum(int(np.prod(v.shape)) for v in layer.weights)
             return counts
     except ValueError as exc:
@@ -124,6 +129,17 @@ def call_layer(layer: Any, style: str, values: list[Any], kwargs: dict[str, Any]
     if style == "args":
         return layer(*values, **kwargs)
     return layer(values[0], **kwargs) if len(values) == 1 else layer(values, **kwargs)
+
+
+def store(values: dict[str, Any], name: str, count: int, result: Any) -> None:
+    """Record a node's result: `name` is output 0; a layer with several outputs (an LSTM with
+    `return_state`) also gives `name:K` for each output K."""
+    if count == 1:
+        values[name] = result
+        return
+    values[name] = result[0]
+    for k, tensor in enumerate(result):
+        values[f"{name}:{k}"] = tensor
 
 
 def call_checked(graph: Graph, node: Node, layer: Any, values: list[Any]) -> Any:

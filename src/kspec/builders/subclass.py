@@ -17,7 +17,7 @@ from typing import Any
 import keras
 
 from kspec.builders.blocks import make_all, nested_layers, run_nodes
-from kspec.builders.layers import call_checked, create_layer, create_layers, keras_inputs, prepare
+from kspec.builders.layers import call_checked, create_layer, create_layers, keras_inputs, prepare, store
 from kspec.builders.ops import OpCall, deserialize_entries, layers_only, serialize_entry
 from kspec.graph.blocks import has_blocks
 from kspec.graph.resolve import Graph
@@ -72,6 +72,7 @@ def graph_config(graph: Graph, layers: list[Any] | None = None) -> dict[str, Any
                 "sources": node.sources,
                 "call_style": node.call_style,
                 "call": dict(node.spec.call),
+                "output_count": node.output_count,
                 "layer": {"shared": node.shares}
                 if node.shares
                 else serialize_entry(layer, node.type, node.spec.args, node.name),
@@ -108,7 +109,8 @@ def build_subclass(graph: Graph) -> SpecModel:
         pass  # one pass per layer only when needed (it doubles build time): name the layer at fault
     values = {i.name: t for i, t in zip(graph.inputs, symbolic)}
     for node in graph.nodes:
-        values[node.name] = call_checked(graph, node, made[node.name], [values[s] for s in node.sources])
+        result = call_checked(graph, node, made[node.name], [values[s] for s in node.sources])
+        store(values, node.name, node.output_count, result)
     model(symbolic[0] if len(symbolic) == 1 else symbolic)
     _record_input_shapes(graph, made)
     return model

@@ -72,6 +72,8 @@ class CheckReport:
                 "macs": cost.macs[n.name],
                 "output_size": cost.output_elements[n.name],
             }
+            if n.output_shapes:  # several outputs: `output_shape` is output 0, read as NAME
+                row["output_shapes"] = [list(s) for s in n.output_shapes]
             if n.note:
                 row["note"] = n.note
             if n.name in owner:
@@ -112,6 +114,8 @@ class CheckReport:
                 continue
             n = item
             shape = format_shape(n.output_shape) if n.output_shape is not None else "?"
+            if n.output_shapes:
+                shape = ", ".join(format_shape(s) for s in n.output_shapes)
             params = "?" if n.params is None else f"{n.params:,}"
             if not n.spec.trainable:
                 params += " (frozen)"

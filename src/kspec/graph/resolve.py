@@ -25,6 +25,12 @@ class Node:
     trainable_params: int | None = None
     non_trainable_params: int | None = None
     note: str = ""
+    #: every output's shape when the layer returns several tensors (`NAME:K` reads output K)
+    output_shapes: list[Shape] | None = None
+
+    @property
+    def output_count(self) -> int:
+        return len(self.output_shapes) if self.output_shapes else 1
 
     @property
     def type(self) -> str:
@@ -100,6 +106,8 @@ class Graph:
                 return (
                     f"{node.name!r} calls the layer {node.shares!r} again; Sequential calls each layer once"
                 )
+            if node.output_count > 1:
+                return f"{node.name!r} has {node.output_count} outputs; Sequential passes one tensor on"
             if node.spec.call:
                 return (
                     f"layer {node.name!r} is called with {node.spec.call}; Sequential calls every layer alike"
@@ -208,6 +216,7 @@ def resolve(spec: Spec, build_options: BuildOptions | None = None) -> Graph:
             sources = list(layer.inputs)
         for k, src in enumerate(sources):
             where = layer.path + (("inputs", k) if len(layer.inputs or []) > 1 else ("inputs",))
+            src, _, _ = src.partition(":")  # `lstm:1`: output 1 of `lstm`
             if src == name:
                 raise spec.error(where, f"layer {name!r} reads itself (a cycle)")
             if src in index and index[src] > i:
@@ -221,16 +230,24 @@ def resolve(spec: Spec, build_options: BuildOptions | None = None) -> Graph:
                 from kspec.schema.names import did_you_mean
 
                 raise spec.error(where, f"unknown input {src!r}" + did_you_mean(src, input_names + names[:i]))
+            if sources[k] not in shapes:
+                raise spec.error(where, _no_such_output(sources[k], by_name.get(src)))
         node = Node(spec=layer, name=name, sources=sources)
         _infer(spec, node, [shapes[s] for s in sources])
         if node.shares:
             _share_weights(spec, node, by_name[node.shares], [shapes[s] for s in sources])
         shapes[name] = node.output_shape
+        if node.output_count > 1:
+            for k, shape in enumerate(node.output_shapes or []):
+                shapes[f"{name}:{k}"] = shape
         nodes.append(node)
         by_name[name] = node
     outputs = spec.outputs or [names[-1]]
     for k, out in enumerate(outputs):
-        if out not in index:
+        if out.partition(":")[0] in index and out not in shapes:
+            path = ("outputs", k) if isinstance(spec.raw.get("outputs"), list) else ("outputs",)
+            raise spec.error(path, _no_such_output(out, by_name.get(out.partition(":")[0])))
+        if out.partition(":")[0] not in index:
             from kspec.schema.names import did_you_mean
 
             path = ("outputs", k) if isinstance(spec.raw.get("outputs"), list) else ("outputs",)
@@ -250,6 +267,15 @@ def resolve(spec: Spec, build_options: BuildOptions | None = None) -> Graph:
     if spec.api == "sequential" and spec.api_given:
         graph.require_sequential(("api",))  # the spec asks for what it cannot have: say so in `check` too
     return graph
+
+
+def _no_such_output(ref: str, node: Node | None) -> str:
+    base = ref.partition(":")[0]
+    count = node.output_count if node is not None else 1
+    if count == 1:
+        return f"{ref!r}: {base!r} has one output; read it as {base!r}"
+    names = ", ".join([base, *[f"{base}:{k}" for k in range(1, count)]])
+    return f"{ref!r}: {base!r} has {count} outputs: {names}"
 
 
 def _shared_spec(
@@ -300,10 +326,10 @@ def _share_weights(spec: Spec, node: Node, owner: Node, in_shapes: list[Shape | 
 
 def _check_reachability(graph: Graph) -> None:
     """Every layer must lead to an output and every input must be read, as Keras requires."""
-    needed = set(graph.outputs)
+    needed = {out.partition(":")[0] for out in graph.outputs}
     for node in reversed(graph.nodes):
         if node.name in needed:
-            needed.update(node.sources)
+            needed.update(s.partition(":")[0] for s in node.sources)
     for node in graph.nodes:
         if node.name not in needed:
             raise graph.spec.error(
@@ -342,7 +368,10 @@ def _infer(spec: Spec, node: Node, in_shapes: list[Shape | None]) -> None:
         return
     shapes = [s for s in in_shapes if s is not None]
     try:
-        node.output_shape = tuple(rule.output_shape(shapes))
+        outs = [tuple(s) for s in rule.output_shapes(shapes)]
+        node.output_shape = outs[0]
+        if len(outs) > 1:
+            node.output_shapes = outs
         trainable, frozen = rule.param_counts(shapes)
     except ShapeError as exc:
         got = ", ".join(format_shape(s) for s in shapes)

@@ -130,7 +130,9 @@ def _functional_model(model: Any) -> dict[str, Any]:
     spec["layers"] = _wire(entries, [i["name"] for i in inputs])
     names = {c["ref"]: c["entry"]["name"] for c in calls}
     names.update({(i["name"], 0): i["name"] for i in inputs})
-    outputs = [names[(o[0], o[1])] for o in _history_list(config["output_layers"])]
+    outputs = [
+        names[(o[0], o[1])] + (f":{o[2]}" if o[2] else "") for o in _history_list(config["output_layers"])
+    ]
     if outputs != [entries[-1]["name"]]:
         spec["outputs"] = outputs if len(outputs) > 1 else outputs[0]
     return _drop_default_names(spec)
@@ -144,7 +146,7 @@ def _call_order(calls: list[dict[str, Any]], input_names: set[str]) -> list[dict
 
     done: set[tuple[str, int]] = {(n, 0) for n in input_names}
     waiting = {c["ref"]: c for c in calls}
-    ready = [(c["key"], c["ref"]) for c in calls if all(r in done for r in c["refs"])]
+    ready = [(c["key"], c["ref"]) for c in calls if all(r[:2] in done for r in c["refs"])]
     heapq.heapify(ready)
     queued = {ref for _, ref in ready}
     names: dict[tuple[str, int], str] = {(n, 0): n for n in input_names}
@@ -172,12 +174,12 @@ def _call_order(calls: list[dict[str, Any]], input_names: set[str]) -> list[dict
                 **{x: v for x, v in entry.items() if x not in ("reuse", "name")},
             }
         names[ref] = entry["name"]
-        entry["_sources"] = [names[r] for r in c["refs"]]
+        entry["_sources"] = [names[r[:2]] + (f":{r[2]}" if r[2] else "") for r in c["refs"]]
         c["entry"] = entry
         out.append(entry)
         done.add(ref)
         for other in waiting.values():
-            if other["ref"] not in queued and all(r in done for r in other["refs"]):
+            if other["ref"] not in queued and all(r[:2] in done for r in other["refs"]):
                 heapq.heappush(ready, (other["key"], other["ref"]))
                 queued.add(other["ref"])
     if waiting:
@@ -186,6 +188,8 @@ def _call_order(calls: list[dict[str, Any]], input_names: set[str]) -> list[dict
 
 
 def _history_list(value: Any) -> list[list[Any]]:
+    if isinstance(value, dict):  # outputs by name (what kspec builds for several outputs)
+        return list(value.values())
     if value and isinstance(value[0], str):
         return [value]
     return list(value)
@@ -202,22 +206,18 @@ def _call_kwargs(name: str, node: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _sources(name: str, node: dict[str, Any]) -> tuple[list[tuple[str, int]], dict[int, Any]]:
-    """The (layer, call) pairs an inbound node reads, and its constant positional arguments."""
+def _sources(name: str, node: dict[str, Any]) -> tuple[list[tuple[str, int, int]], dict[int, Any]]:
+    """The (layer, call, output) triples an inbound node reads, and its constant positional
+    arguments by position."""
     args = node.get("args") or []
     if len(args) == 1 and isinstance(args[0], list):
         args = args[0]  # merge layers and ops.concatenate take one list of tensors
-    sources: list[tuple[str, int]] = []
+    sources: list[tuple[str, int, int]] = []
     constants: dict[int, Any] = {}
     for i, arg in enumerate(args):
         if isinstance(arg, dict) and arg.get("class_name") == "__keras_tensor__":
             layer, node_index, tensor_index = arg["config"]["keras_history"]
-            if tensor_index != 0:
-                raise NotImportable(
-                    f"layer {name!r} reads output {tensor_index} of {layer!r}: "
-                    "layers with several outputs are not supported by kspec import yet"
-                )
-            sources.append((layer, node_index))
+            sources.append((layer, node_index, tensor_index))
         elif isinstance(arg, (int, float)) and not isinstance(arg, bool):
             constants[i] = arg
         else:

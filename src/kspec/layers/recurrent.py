@@ -57,7 +57,8 @@ class _RNN(LayerArgs):
     recurrent_dropout: Rate = 0.0
     seed: Int | None = None
     return_sequences: Bool = False
-    return_state: ReturnState = False
+    #: true: the layer returns [output, *states] (`NAME:1`, `NAME:2` in the spec)
+    return_state: Bool = False
     go_backwards: Bool = False
     stateful: Stateful = False
     unroll: Bool = False
@@ -66,6 +67,15 @@ class _RNN(LayerArgs):
     def output_shape(self, shapes: list[Shape]) -> Shape:
         b, t, _ = expect_rank(shapes[0], 3, "(batch, time, features) input")
         return (b, t, self.units) if self.return_sequences else (b, self.units)
+
+    def output_shapes(self, shapes: list[Shape]) -> list[Shape]:
+        out = self.output_shape(shapes)
+        if not self.return_state:
+            return [out]
+        return [out, *[(out[0], self.units)] * self.states]
+
+    #: state tensors `return_state` adds: LSTM has h and c
+    states: ClassVar[int] = 1
 
     def _bias(self) -> int:
         return self.gates * self.units if self.use_bias else 0
@@ -85,6 +95,7 @@ class LSTM(_RNN):
     """Long short-term memory: a recurrent layer with input, forget and output gates."""
 
     gates: ClassVar[int] = 4
+    states: ClassVar[int] = 2
     recurrent_activation: Activation = "sigmoid"
     unit_forget_bias: Bool = True
     use_cudnn: Bool | Literal["auto"] = "auto"
@@ -129,6 +140,8 @@ class Bidirectional(LayerArgs):
                 "merge_mode null is not supported: it returns two outputs and a kspec layer has one"
             )
         back = self.backward_layer
+        if self.layer.return_state or (back is not None and back.return_state):
+            raise ValueError("return_state inside Bidirectional is not supported by kspec yet")
         if back is None and self.layer.go_backwards:
             raise ValueError(
                 "layer needs go_backwards: false without a backward_layer "

@@ -56,6 +56,11 @@ class LayerArgs(BaseModel):
         """Output shape for the given input shapes (batch dimension included)."""
         return shapes[0]
 
+    def output_shapes(self, shapes: list[Shape]) -> list[Shape]:
+        """Every output's shape, for a layer that returns several tensors (an LSTM with
+        `return_state`); the spec reads output K as `NAME:K`, and `NAME` is output 0."""
+        return [self.output_shape(shapes)]
+
     def weight_counts(self, shapes: list[Shape]) -> tuple[int, int]:
         """(weights that train unless frozen, weights that never train), e.g. BN's moving stats."""
         return 0, 0

@@ -289,6 +289,9 @@ def make_graph(graph: Graph, api: str, options: PlotOptions | None = None) -> py
         for k, source in enumerate(node.sources):
             names = ARG_NAMES.get(node.type, ())
             argument = (names[k] if k < len(names) else str(k)) if many else None
+            source, _, output = source.partition(":")  # `lstm:1`: an edge from lstm, labelled
+            if output:
+                argument = f"output {output}" + (f" -> {argument}" if argument else "")
             if target is None and source not in hidden:
                 dot.add_edge(edge(source, node.name, argument))
                 continue

@@ -20,6 +20,7 @@ from kspec.schema.types import (
     Number,
     PositiveInt,
     Rate,
+    Ref,
     Str,
     named_or_typed,
 )
@@ -264,7 +265,7 @@ class LayerModel(BaseModel):
         None, description="call the earlier layer of this name again (a shared layer: the same weights)"
     )
     name: Name | None = None
-    inputs: Name | list[Name] | None = None
+    inputs: Ref | list[Ref] | None = None
     call: dict[str, Bool] | None = Field(
         None, description="constant keyword arguments of the call, e.g. {training: false}"
     )
@@ -298,7 +299,7 @@ class SpecModel(Strict):
     )
     inputs: list[InputModel] = Field(min_length=1)
     layers: list[LayerModel] = Field(min_length=1)
-    outputs: Name | list[Name] | None = None
+    outputs: Ref | list[Ref] | None = None
     compile: CompileModel | None = None
     train: TrainModel | None = None
     distribute: DistributeModel | None = None

@@ -75,6 +75,18 @@ def is_name(v: Any) -> bool:
     return isinstance(v, str) and _NAME_RE.fullmatch(v) is not None
 
 
+#: What `inputs:`/`outputs:` may name: a name, or `NAME:K`, output K of a layer with several
+#: outputs (`lstm:1`, an LSTM's `state_h` with `return_state: true`); `NAME` alone is output 0.
+REF_PATTERN = "^[A-Za-z0-9.][A-Za-z0-9_.-]*(:[0-9]{1,3})?$"
+_REF_RE = re.compile(REF_PATTERN.strip("^$"))
+
+
+def _ref(v: Any) -> str:
+    if not isinstance(v, str) or _REF_RE.fullmatch(v) is None:
+        raise ValueError(f"{NAME_RULE} (or NAME:K, output K of a layer with several outputs), got {v!r}")
+    return v
+
+
 def _name(v: Any) -> str:
     if not is_name(v):
         raise ValueError(f"{NAME_RULE}, got {v!r}")
@@ -217,6 +229,7 @@ Rate = Annotated[
 Bool = Annotated[bool, PlainValidator(_bool), WithJsonSchema({"type": "boolean"})]
 Str = Annotated[str, PlainValidator(_str), WithJsonSchema({"type": "string"})]
 Name = Annotated[str, PlainValidator(_name), WithJsonSchema({"type": "string", "pattern": NAME_PATTERN})]
+Ref = Annotated[str, PlainValidator(_ref), WithJsonSchema({"type": "string", "pattern": REF_PATTERN})]
 Activation = Annotated[
     Any,
     PlainValidator(_activation),

@@ -299,6 +299,30 @@ def s_nested_sequential(draw: Any) -> tuple:
     return {"layers": layers}, [size], None
 
 
+@st.composite
+def s_nested_functional(draw: Any) -> tuple:
+    """One or two model inputs, a branch and a merge, one or two outputs read as output 0."""
+    features = draw(st.integers(1, 5))
+    two = draw(st.booleans())
+    model_inputs = [{"name": "in_a", "shape": [features]}] + (
+        [{"name": "in_b", "shape": [features]}] if two else []
+    )
+    layers = [
+        {"type": "Dense", "name": "inner_a", "inputs": "in_a", "units": draw(st.integers(1, 4))},
+        {"type": "Dense", "name": "inner_b", "inputs": "in_b" if two else "in_a", "units": 3},
+        {
+            "type": "Dense",
+            "name": "inner_c",
+            "inputs": "inner_a",
+            "units": 3,
+            "trainable": draw(st.booleans()),
+        },
+        {"type": "Add", "name": "inner_sum", "inputs": ["inner_b", "inner_c"]},
+    ]
+    args = {"model_inputs": model_inputs, "layers": layers}
+    return args, [(features,)] * (2 if two else 1), None
+
+
 _BINARY = ["add", "subtract", "multiply", "divide", "true_divide", "maximum", "minimum", "power"]
 _UNARY = [
     "negative",
@@ -334,5 +358,6 @@ MORE.update(
         "ops.concatenate": s_op_concat(),
         "ops.matmul": s_op_matmul(),
         "Sequential": s_nested_sequential(),
+        "Functional": s_nested_functional(),
     }
 )

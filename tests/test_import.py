@@ -197,6 +197,30 @@ def test_layers_with_several_outputs_import_as_name_k_references(keras: Any, tmp
     assert "inputs" not in entries["GRU"] and spec["outputs"] == ["head", "gru"]  # reads output 0 above
 
 
+def test_nested_functional_model_is_kept_nested(keras: Any, tmp_path: Any) -> None:
+    """A Functional model with two inputs and two outputs used as a layer: one `Functional`
+    entry holding its own inputs, layers and outputs; the outer model reads output 1 as `NAME:1`."""
+    from keras import layers
+
+    a, b = keras.Input((8,), name="a_in"), keras.Input((8,), name="b_in")
+    h = layers.Add(name="enc_add")(
+        [layers.Dense(6, activation="relu", name="enc_d1")(a), layers.Dense(6, name="enc_d2")(b)]
+    )
+    encoder = keras.Model([a, b], [layers.Dense(3, name="enc_out")(h), h], name="encoder")
+    x, y = keras.Input((8,), name="x"), keras.Input((8,), name="y")
+    first, second = encoder([x, y])
+    out = layers.Dense(2, name="head")(layers.Concatenate(name="cat")([first, second]))
+    model = keras.Model([x, y], out, name="outer")
+    spec = assert_no_loss(model, tmp_path, apis=("functional", "subclass"))
+    nested = spec["layers"][0]
+    assert nested["type"] == "Functional" and nested["name"] == "encoder"
+    assert [i["name"] for i in nested["model_inputs"]] == ["a_in", "b_in"]
+    assert nested["outputs"] == ["enc_out", "enc_add"]
+    assert spec["layers"][1]["inputs"] == ["encoder", "encoder:1"]
+    rebuilt = kspec.build(kspec.from_dict(spec))
+    assert isinstance(rebuilt.get_layer("encoder"), keras.Model)  # nested in Keras too
+
+
 def test_sequential_model_imports_as_a_sequential_spec(keras: Any, tmp_path: Any) -> None:
     model = keras.Sequential(
         [keras.Input((6,)), keras.layers.Dense(4, activation="relu"), keras.layers.Dense(2, name="out")],

@@ -19,11 +19,11 @@ from test_rules_vs_keras import STRATEGIES
 
 pytestmark = pytest.mark.slow
 
-# Operations have no get_config() of layer arguments, and a nested Sequential's config is its
+# Operations have no get_config() of layer arguments, and a nested model's config is its
 # layers' configs (both have their own import paths, tested in tests/test_import.py).
 CANONICAL = sorted(
     {cls.keras_type for cls in REGISTRY.values()}
-    - {"Sequential"}
+    - {"Sequential", "Functional"}
     - {n for n in REGISTRY if n.startswith("ops.")}
 )
 

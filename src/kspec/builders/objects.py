@@ -129,6 +129,46 @@ def make_layer(layer_type: str, args: dict[str, Any], name: str, seed: int | Non
         ]
         extra = {k: v for k, v in args.items() if k not in ("layers", "name")}
         return keras.Sequential(inner, name=name, **extra)
+    if layer_type == "Functional":
+        return _nested_functional(args, name, seed)
     cls = keras_layer_class(layer_type)
     kwargs = keras_args(layer_type, {k: v for k, v in args.items() if k != "name"}, name, seed)
     return cls(name=name or None, **kwargs)
+
+
+def _nested_functional(args: dict[str, Any], name: str, seed: int | None) -> Any:
+    """A nested `keras.Model(inputs, outputs)` of the entry's `model_inputs`, `layers`, `outputs`
+    (validated by `kspec.layers.nested.Functional`): each inner layer called as its rule says."""
+    from kspec.layers.registry import lookup
+
+    inputs = [
+        keras.Input(shape=tuple(i["shape"]), dtype=i.get("dtype", "float32"), name=i["name"])
+        for i in args["model_inputs"]
+    ]
+    env = {i["name"]: t for i, t in zip(args["model_inputs"], inputs)}
+    previous = args["model_inputs"][0]["name"]
+    for item in args["layers"]:
+        layer = make_layer(
+            item["type"], {k: v for k, v in item.items() if k not in ("type", "inputs")}, item["name"], seed
+        )
+        sources = item.get("inputs", previous)
+        values = [env[s] for s in ([sources] if isinstance(sources, str) else sources)]
+        rule = lookup(item["type"])
+        style = rule.call_style if rule is not None else "single"
+        if style == "args":
+            env[item["name"]] = layer(*values)
+        elif style == "list" or len(values) > 1:
+            env[item["name"]] = layer(values)
+        else:
+            env[item["name"]] = layer(values[0])
+        previous = item["name"]
+    outs = args.get("outputs") or [args["layers"][-1]["name"]]
+    outs = [outs] if isinstance(outs, str) else outs
+    model = keras.Model(
+        inputs[0] if len(inputs) == 1 else inputs,
+        env[outs[0]] if len(outs) == 1 else [env[o] for o in outs],
+        name=name or None,
+    )
+    if args.get("trainable") is False:
+        model.trainable = False
+    return model

@@ -74,10 +74,20 @@ def _layer_entry(layer: Any) -> dict[str, Any]:
             entry["trainable"] = False
         entry["layers"] = inner
         return entry
+    if _is_functional(layer):  # kept nested: its own inputs, named layers and outputs
+        nested = _functional_model(layer, keep_names=True)
+        entry = {"type": "Functional", "name": layer.name}
+        if not layer.trainable:
+            entry["trainable"] = False
+        entry["model_inputs"] = nested["inputs"]
+        entry["layers"] = nested["layers"]
+        if "outputs" in nested:
+            entry["outputs"] = nested["outputs"]
+        return entry
     if isinstance(layer, keras.Model):
         raise NotImportable(
-            f"layer {layer.name!r} is a nested {cls_name} model; only a nested Sequential can be kept "
-            "nested in a spec today"
+            f"layer {layer.name!r} is a nested {cls_name} model (a subclass): its call() is code; "
+            "only nested Sequential and Functional models can be kept nested in a spec"
         )
     from_keras = getattr(keras.layers, cls_name, None) is cls
     from_applications = APPLICATION_LAYERS.get(cls_name) == cls.__module__
@@ -97,7 +107,7 @@ def _layer_entry(layer: Any) -> dict[str, Any]:
     return {"type": cls_name, "name": layer.name, **layer_args(layer)}
 
 
-def _functional_model(model: Any) -> dict[str, Any]:
+def _functional_model(model: Any, keep_names: bool = False) -> dict[str, Any]:
     config = model.get_config()
     objects = {op.name: op for op in model.operations}
     inputs: list[dict[str, Any]] = []
@@ -135,7 +145,7 @@ def _functional_model(model: Any) -> dict[str, Any]:
     ]
     if outputs != [entries[-1]["name"]]:
         spec["outputs"] = outputs if len(outputs) > 1 else outputs[0]
-    return _drop_default_names(spec)
+    return _ordered(spec) if keep_names else _drop_default_names(spec)
 
 
 def _call_order(calls: list[dict[str, Any]], input_names: set[str]) -> list[dict[str, Any]]:
@@ -197,7 +207,11 @@ def _history_list(value: Any) -> list[list[Any]]:
 
 def _call_kwargs(name: str, node: dict[str, Any]) -> dict[str, Any]:
     """The constant keyword arguments of a call that the spec writes under `call:`."""
-    kwargs = {k: v for k, v in (node.get("kwargs") or {}).items() if _IGNORED_KWARGS.get(k, 0) != v}
+    kwargs = {
+        k: v
+        for k, v in (node.get("kwargs") or {}).items()
+        if _IGNORED_KWARGS.get(k, 0) != v and not (k == "mask" and isinstance(v, list) and not any(v))
+    }  # a nested model's call records `mask: [None, None]` for its inputs: no mask
     out = {k: kwargs.pop(k) for k in list(kwargs) if k in CALL_ARGUMENTS and isinstance(kwargs[k], bool)}
     if kwargs:
         raise NotImportable(

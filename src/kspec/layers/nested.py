@@ -12,11 +12,11 @@ through them, and the counts are their sum, as Keras's summary shows a nested mo
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import Field, PlainValidator, WithJsonSchema
 
-from kspec.layers.registry import LayerArgs, Shape, ShapeError, nested_layer, register
+from kspec.layers.registry import LayerArgs, Shape, ShapeError, format_shape, nested_layer, register
 from kspec.schema import types
 
 _layer = nested_layer()
@@ -73,4 +73,146 @@ class Sequential(LayerArgs):
             t, f = layer.param_counts([shape])
             trainable, frozen = trainable + t, frozen + f
             shape = tuple(layer.output_shape([shape]))
+        return (trainable, frozen) if self.trainable else (0, trainable + frozen)
+
+
+_NESTED_KEYS = ("type", "name", "inputs")
+
+
+def _model_inputs(v: Any) -> list[dict[str, Any]]:
+    if not isinstance(v, list) or not v:
+        raise ValueError(f"must be a non-empty list of inputs ({{name: x, shape: [8]}}), got {v!r}")
+    out = []
+    for i, item in enumerate(v):
+        if not isinstance(item, dict) or set(item) - {"name", "shape", "dtype"}:
+            raise ValueError(f"model_inputs[{i}]: must be {{name, shape, dtype?}}, got {item!r}")
+        if not types.is_name(item.get("name")):
+            raise ValueError(f"model_inputs[{i}].name: {types.NAME_RULE}, got {item.get('name')!r}")
+        shape = item.get("shape")
+        if not isinstance(shape, list) or not all(d is None or (type(d) is int and d > 0) for d in shape):
+            raise ValueError(
+                f"model_inputs[{i}].shape: must be a list of positive ints or null, got {shape!r}"
+            )
+        if "dtype" in item and not isinstance(item["dtype"], str):
+            raise ValueError(f"model_inputs[{i}].dtype: must be a dtype name, got {item['dtype']!r}")
+        out.append(dict(item))
+    return out
+
+
+def _model_layers(v: Any) -> list[tuple[str, list[str] | None, LayerArgs]]:
+    """(name, inputs, rule) of each inner layer; names are required (Keras's own, unique)."""
+    if not isinstance(v, list) or not v:
+        raise ValueError(f"must be a non-empty list of layers ({{type: Dense, name: d, ...}}), got {v!r}")
+    check = _layer.__metadata__[0].func
+    out = []
+    for i, item in enumerate(v):
+        if not isinstance(item, dict):
+            raise ValueError(
+                f"layers[{i}]: must be a layer given as {{type: Dense, name: d, ...}}, got {item!r}"
+            )
+        for key in ("call", "reuse"):
+            if key in item:
+                raise ValueError(f"layers[{i}].{key}: not supported inside a nested Functional model yet")
+        if item.get("type") in ("Functional", "Sequential"):
+            raise ValueError(
+                f"layers[{i}]: a nested model inside a nested Functional model is not supported yet"
+            )
+        if not types.is_name(item.get("name")):
+            raise ValueError(f"layers[{i}].name: a nested model's layers are named; {types.NAME_RULE}")
+        inputs = item.get("inputs")
+        if isinstance(inputs, str):
+            inputs = [inputs]
+        if inputs is not None and (not isinstance(inputs, list) or not all(types.is_name(s) for s in inputs)):
+            raise ValueError(f"layers[{i}].inputs: must be a name or a list of names, got {item['inputs']!r}")
+        try:
+            rule = check({k: x for k, x in item.items() if k != "inputs"})
+        except ValueError as exc:
+            raise ValueError(f"layers[{i}]: {exc}") from None
+        out.append((item["name"], inputs, rule))
+    return out
+
+
+ModelInputs = Annotated[
+    list[Any],
+    PlainValidator(_model_inputs),
+    WithJsonSchema(
+        {"type": "array", "items": {"type": "object", "required": ["name", "shape"]}, "minItems": 1}
+    ),
+]
+ModelLayers = Annotated[
+    list[Any],
+    PlainValidator(_model_layers),
+    WithJsonSchema(
+        {"type": "array", "items": {"type": "object", "required": ["type", "name"]}, "minItems": 1}
+    ),
+]
+
+
+@register
+class Functional(LayerArgs):
+    """A Functional `keras.Model` used as one layer of the outer model, kept nested:
+    its own `model_inputs`, named `layers` wired by `inputs:` (default: the entry above) and
+    `outputs` (default: the last layer). The outer entry's `inputs` feed `model_inputs` in order.
+    """
+
+    max_inputs: ClassVar[int] = 64
+    model_inputs: ModelInputs = Field(description="the nested model's inputs: [{name, shape, dtype?}]")
+    layers: ModelLayers = Field(description="the nested model's layers, each named")
+    outputs: list[types.Name] | types.Name | None = Field(None, description="default: the last layer")
+
+    def _outs(self) -> list[str]:
+        if self.outputs is None:
+            return [self.layers[-1][0]]
+        return [self.outputs] if isinstance(self.outputs, str) else list(self.outputs)
+
+    def _trace(self, shapes: list[Shape]) -> tuple[dict[str, Shape], int, int]:
+        """Every inner shape by name, and the inner (trainable, non-trainable) counts."""
+        if len(shapes) != len(self.model_inputs):
+            raise ShapeError(f"takes {len(self.model_inputs)} input(s) (model_inputs), got {len(shapes)}")
+        env: dict[str, Shape] = {}
+        for spec, shape in zip(self.model_inputs, shapes):
+            declared = (None, *spec["shape"])
+            if len(declared) != len(shape) or any(
+                d is not None and s is not None and d != s for d, s in zip(declared, shape)
+            ):
+                raise ShapeError(
+                    f"model input {spec['name']!r} has shape {format_shape(declared)}, got {format_shape(shape)}"
+                )
+            env[spec["name"]] = tuple(shape)
+        trainable = frozen = 0
+        previous = self.model_inputs[0]["name"] if len(self.model_inputs) == 1 else None
+        for name, inputs, rule in self.layers:
+            sources = inputs if inputs is not None else [previous] if previous else []
+            if not sources or any(s not in env for s in sources):
+                raise ShapeError(
+                    f"inner layer {name!r} reads {sources or 'nothing'}: not an earlier inner name"
+                )
+            if name in env:
+                raise ShapeError(f"inner name {name!r} is used twice")
+            in_shapes = [env[s] for s in sources]
+            try:
+                if len(rule.output_shapes(in_shapes)) > 1:
+                    raise ShapeError(
+                        "layers with several outputs inside a nested model are not supported yet"
+                    )
+                env[name] = tuple(rule.output_shape(in_shapes))
+                t, f = rule.param_counts(in_shapes)
+            except ShapeError as exc:
+                raise ShapeError(f"inner layer {name!r} ({rule.keras_type}): {exc}") from None
+            trainable, frozen = trainable + t, frozen + f
+            previous = name
+        for out in self._outs():
+            if out not in env:
+                raise ShapeError(f"output {out!r} is not an inner layer or input")
+        return env, trainable, frozen
+
+    def output_shapes(self, shapes: list[Shape]) -> list[Shape]:
+        env, _, _ = self._trace(shapes)
+        return [env[o] for o in self._outs()]
+
+    def output_shape(self, shapes: list[Shape]) -> Shape:
+        return self.output_shapes(shapes)[0]
+
+    def param_counts(self, shapes: list[Shape]) -> tuple[int, int]:
+        _, trainable, frozen = self._trace(shapes)
         return (trainable, frozen) if self.trainable else (0, trainable + frozen)

@@ -144,6 +144,7 @@ def format_shape(shape: Shape) -> str:
 #: asserts this table equals what the modules register.
 RULE_MODULES: dict[str, str] = {
     # nested.py
+    "Functional": "nested",
     "Sequential": "nested",
     # ops.py: operations that are not layers (`type: ops.add`)
     "ops.abs": "ops",

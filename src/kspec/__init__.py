@@ -80,15 +80,24 @@ def build(
     return model
 
 
-def import_model(model_or_path: _t.Any, *, input_shape: tuple[int, ...] | None = None) -> Spec:
+def import_model(
+    model_or_path: _t.Any, *, input_shape: tuple[int, ...] | None = None, blocks: bool = False
+) -> Spec:
     """The spec of a Keras model: a `keras.Model` (Functional or Sequential), a `.keras` file,
     a `model.to_json()` file, or `"keras.applications:NAME"` (built with `weights=None`).
 
-    A subclassed model is refused (its `call` is code); `kspec import` writes the result to a file.
+    `blocks=True` writes repeated units as `blocks:` where that expands to exactly the same
+    graph (`kspec import --blocks`). A subclassed model is refused (its `call` is code);
+    `kspec import` writes the result to a file.
     """
     from kspec.importer import import_dict
 
-    return from_dict(import_dict(model_or_path, input_shape=input_shape)[0])
+    spec = import_dict(model_or_path, input_shape=input_shape)[0]
+    if blocks:
+        from kspec.importer.blocks import find_blocks
+
+        spec = find_blocks(spec) or spec
+    return from_dict(spec)
 
 
 def train(spec: Spec | str, out_dir: str, *, backend: str | None = None, **kwargs: _t.Any) -> TrainResult:

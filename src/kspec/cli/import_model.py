@@ -25,7 +25,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--input-shape", metavar="H,W,C", help="input shape of an application (e.g. 96,96,3)")
     p.add_argument("--weights", metavar="W.weights.h5", help="also write the model's weights to this file")
     p.add_argument(
-        "--blocks", action="store_true", help="write repeated sub-networks as blocks (not available yet)"
+        "--blocks",
+        action="store_true",
+        help="write repeated units (layers named <prefix>_..., like conv2_block1_...) as blocks:, where that expands to exactly the same graph",
     )
     add_backend_argument(p)
     p.set_defaults(run=run)
@@ -53,8 +55,6 @@ def run(args: argparse.Namespace) -> int:
     from kspec.importer import check_round_trip, import_dict
     from kspec.importer.writer import spec_text
 
-    if args.blocks:
-        raise SpecError("--blocks is not available yet: kspec import writes the flat spec")
     out = args.out
     if not out.endswith((".yaml", ".yml", ".json")):
         raise SpecError(f"-o needs a .yaml, .yml or .json file name, got {out!r}")
@@ -64,11 +64,21 @@ def run(args: argparse.Namespace) -> int:
         )
     spec, model = import_dict(args.source, input_shape=parse_shape(args.input_shape))
     check_round_trip(spec, model, file=args.source)
+    note = ""
+    if args.blocks:
+        from kspec.importer.blocks import find_blocks
+
+        blocked = find_blocks(spec)  # used only when it expands to exactly the flat graph
+        if blocked is None:
+            note = "; no repeated blocks found, the spec is flat"
+        else:
+            spec = blocked
+            note = f"; {len(spec['blocks'])} block(s) for repeated units"
     text = spec_text(spec, "json" if out.endswith(".json") else "yaml")
     if args.weights:
         files.save_weights(model, args.weights)
     files.write_text(out, text)
-    print(f"wrote {out} ({len(spec['layers'])} layers, {model.count_params():,} parameters)")
+    print(f"wrote {out} ({len(spec['layers'])} entries, {model.count_params():,} parameters{note})")
     if args.weights:
         print(f"wrote {args.weights}")
     return 0

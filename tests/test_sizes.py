@@ -192,3 +192,14 @@ def test_memory_estimate_within_25_percent_of_xla_forward_backward_peak(name, ba
     ]
     measured = profiled[name][f"peak_{batch}"] / 1e6
     assert abs(estimate - measured) <= 0.25 * measured, (estimate, measured, profiled[name])
+
+
+def test_imported_model_rules_count_by_hand():
+    """ops.matmul: one MAC per output element and inner index; a nested Sequential: its layers' sum."""
+    data = check(
+        "inputs: [{name: a, shape: [4, 3]}, {name: b, shape: [3, 5]}]\n"
+        "layers:\n  - {type: ops.matmul, inputs: [a, b]}\n"
+        "  - {type: Sequential, layers: [{type: Dense, units: 2}, {type: Dense, units: 1}]}\n"
+    )
+    assert data["layers"][0]["macs"] == 4 * 5 * 3
+    assert data["layers"][1]["macs"] == 4 * (5 * 2 + 2) + 4 * (2 * 1 + 1)

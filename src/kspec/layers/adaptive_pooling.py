@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from kspec.layers.registry import LayerArgs, Shape, register
+from kspec.layers.registry import LayerArgs, Shape, register, zero_macs
 from kspec.layers.spatial import DataFormat, join, split
 from kspec.schema.types import int_tuple
 
 
 class _Adaptive(LayerArgs):
+    macs = zero_macs  # comparisons and sums, no multiply-accumulates (torchinfo's convention)
     rank: ClassVar[int] = 2
     data_format: DataFormat = None
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from kspec.layers.registry import LayerArgs, Shape, ShapeError, known, register
+from kspec.layers.registry import LayerArgs, Shape, ShapeError, known, per_sample, register, zero_macs
 from kspec.schema.types import Number, PositiveInt, Rate
 
 #: Where each class lives (read by the builders; kept beside the rules so both stay in step).
@@ -22,6 +22,10 @@ KERAS_MODULES = {
 @register
 class LayerScale(LayerArgs):
     """ConvNeXt's per-channel learned scale: `x * gamma`, gamma of `projection_dim` starting at `init_values`."""
+
+    def macs(self, shapes: list[Shape], output: Shape) -> int | None:
+        """One multiply per element by its channel's gamma."""
+        return per_sample(output)
 
     init_values: Number
     projection_dim: PositiveInt
@@ -42,12 +46,16 @@ class LayerScale(LayerArgs):
 class StochasticDepth(LayerArgs):
     """ConvNeXt's drop-path: drops the whole residual branch of a sample with `drop_path_rate` while training."""
 
+    macs = zero_macs  # an identity at inference
+
     drop_path_rate: Rate
 
 
 @register
 class CustomScaleLayer(LayerArgs):
     """InceptionResNetV2's residual sum `inputs[0] + inputs[1] * scale`, called on a list of two tensors."""
+
+    macs = zero_macs  # elementwise scale and add, no weights
 
     call_style: ClassVar = "list"
     min_inputs: ClassVar[int] = 2

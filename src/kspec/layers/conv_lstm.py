@@ -22,6 +22,20 @@ from kspec.schema.types import (
 
 
 class _ConvLSTM(LayerArgs):
+    def macs(self, shapes: list[Shape], output: Shape) -> int | None:
+        """Each step convolves the input and the state for all 4 gates at every output position."""
+        x = shapes[0]
+        steps, channels = x[1], (x[2] if self.data_format == "channels_first" else x[-1])
+        spatial = output[2:-1] if self.return_sequences else output[1:-1]
+        if self.data_format == "channels_first":
+            spatial = output[3:] if self.return_sequences else output[2:]
+        if steps is None or channels is None or None in spatial:
+            return None
+        taps = math.prod(self.kernel_size)  # type: ignore[attr-defined]
+        positions = math.prod(spatial)  # type: ignore[arg-type]
+        per_step = 4 * self.filters * positions * (taps * (channels + self.filters) + int(self.use_bias))
+        return steps * per_step
+
     rank: ClassVar[int] = 2
     filters: PositiveInt
     padding: Literal["valid", "same"] = "valid"

@@ -66,6 +66,17 @@ class Sequential(LayerArgs):
                 raise ShapeError(f"inner layer {i} ({layer.keras_type}): {exc}") from None
         return shape
 
+    def macs(self, shapes: list[Shape], output: Shape) -> int | None:
+        """The inner layers' sum (None if one is unknown)."""
+        total, shape = 0, shapes[0]
+        for layer in self.layers:
+            out = tuple(layer.output_shape([shape]))
+            cost = layer.macs([shape], out)
+            if cost is None:
+                return None
+            total, shape = total + cost, out
+        return total
+
     def param_counts(self, shapes: list[Shape]) -> tuple[int, int]:
         trainable = frozen = 0
         shape = shapes[0]
@@ -166,7 +177,15 @@ class Functional(LayerArgs):
         return [self.outputs] if isinstance(self.outputs, str) else list(self.outputs)
 
     def _trace(self, shapes: list[Shape]) -> tuple[dict[str, Shape], int, int]:
-        """Every inner shape by name, and the inner (trainable, non-trainable) counts."""
+        env, trainable, frozen, _ = self._walk(shapes)
+        return env, trainable, frozen
+
+    def macs(self, shapes: list[Shape], output: Shape) -> int | None:
+        """The inner layers' sum (None if one is unknown)."""
+        return self._walk(shapes)[3]
+
+    def _walk(self, shapes: list[Shape]) -> tuple[dict[str, Shape], int, int, int | None]:
+        """Every inner shape by name, the inner (trainable, non-trainable) counts and MACs."""
         if len(shapes) != len(self.model_inputs):
             raise ShapeError(f"takes {len(self.model_inputs)} input(s) (model_inputs), got {len(shapes)}")
         env: dict[str, Shape] = {}
@@ -180,6 +199,7 @@ class Functional(LayerArgs):
                 )
             env[spec["name"]] = tuple(shape)
         trainable = frozen = 0
+        macs: int | None = 0
         previous = self.model_inputs[0]["name"] if len(self.model_inputs) == 1 else None
         for name, inputs, rule in self.layers:
             sources = inputs if inputs is not None else [previous] if previous else []
@@ -197,6 +217,8 @@ class Functional(LayerArgs):
                     )
                 env[name] = tuple(rule.output_shape(in_shapes))
                 t, f = rule.param_counts(in_shapes)
+                cost = rule.macs(in_shapes, env[name])
+                macs = None if macs is None or cost is None else macs + cost
             except ShapeError as exc:
                 raise ShapeError(f"inner layer {name!r} ({rule.keras_type}): {exc}") from None
             trainable, frozen = trainable + t, frozen + f
@@ -204,7 +226,7 @@ class Functional(LayerArgs):
         for out in self._outs():
             if out not in env:
                 raise ShapeError(f"output {out!r} is not an inner layer or input")
-        return env, trainable, frozen
+        return env, trainable, frozen, macs
 
     def output_shapes(self, shapes: list[Shape]) -> list[Shape]:
         env, _, _ = self._trace(shapes)

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 from pydantic import model_validator
 
-from kspec.layers.registry import CallStyle, LayerArgs, Shape, ShapeError, register_as
+from kspec.layers.registry import CallStyle, LayerArgs, Shape, ShapeError, per_sample, register_as, zero_macs
 from kspec.schema.types import Axes, Bool, DType, Int, Number
 
 #: op type -> (Keras module, operation class): the only classes an op entry can build.
@@ -59,6 +59,8 @@ def op(name: str, module: str, cls_name: str) -> Any:
 
 class _Op(LayerArgs):
     """An operation has no weights and no `trainable` flag; its tensors are passed positionally."""
+
+    macs = zero_macs  # elementwise, reductions and reshaping: no multiply-accumulates (matmul has its own)
 
     @model_validator(mode="before")
     @classmethod
@@ -294,6 +296,11 @@ class Matmul(_Op):
         if None not in (a[-1], b[-2]) and a[-1] != b[-2]:
             raise ShapeError(f"inner dimensions differ: {a[-1]} and {b[-2]}")
         return (*broadcast(a[:-2], b[:-2]), a[-2], b[-1])
+
+    def macs(self, shapes: list[Shape], output: Shape) -> int | None:  # type: ignore[override]
+        """One multiply-accumulate per output element and inner index."""
+        inner = shapes[0][-1]
+        return None if inner is None else per_sample(output) * inner
 
 
 OP_TYPES = frozenset(KERAS_OPS)

@@ -11,7 +11,16 @@ from typing import Literal
 
 from pydantic import model_validator
 
-from kspec.layers.registry import LayerArgs, Shape, ShapeError, expect_rank, known, register
+from kspec.layers.registry import (
+    LayerArgs,
+    Shape,
+    ShapeError,
+    expect_rank,
+    known,
+    per_sample,
+    register,
+    zero_macs,
+)
 from kspec.layers.spatial import DataFormat, join, split
 from kspec.schema.types import Axes, Bool, Int, Number, Numbers, PositiveInt
 
@@ -19,6 +28,10 @@ from kspec.schema.types import Axes, Bool, Int, Number, Numbers, PositiveInt
 @register
 class Normalization(LayerArgs):
     """Standardizes features with a fixed `mean` and `variance` (or ones learned by `adapt()`)."""
+
+    def macs(self, shapes: list[Shape], output: Shape) -> int | None:
+        """(x - mean) / std folds into one multiply-add per element, like BatchNormalization."""
+        return per_sample(output)
 
     axis: Axes | None = (-1,)
     mean: Numbers | None = None
@@ -55,6 +68,8 @@ def _image_size(height: int, width: int, shapes: list[Shape], data_format: str |
 class Resizing(LayerArgs):
     """Resizes images to `height` x `width`."""
 
+    macs = zero_macs  # no multiply-accumulates (torchinfo counts none for resampling or lookups)
+
     height: PositiveInt
     width: PositiveInt
     interpolation: Literal["bilinear", "nearest", "bicubic", "lanczos3", "lanczos5", "area"] = "bilinear"
@@ -72,6 +87,8 @@ class Resizing(LayerArgs):
 @register
 class CenterCrop(LayerArgs):
     """Crops the centre `height` x `width` of each image (resizing first when it is smaller)."""
+
+    macs = zero_macs  # no multiply-accumulates (torchinfo counts none for resampling or lookups)
 
     height: PositiveInt
     width: PositiveInt
@@ -94,6 +111,8 @@ def _encoded(x: Shape, depth: int, mode: str) -> Shape:
 class CategoryEncoding(LayerArgs):
     """Encodes integer ids in [0, num_tokens) as one-hot, multi-hot or count vectors."""
 
+    macs = zero_macs  # no multiply-accumulates (torchinfo counts none for resampling or lookups)
+
     num_tokens: PositiveInt
     output_mode: Literal["one_hot", "multi_hot", "count"] = "multi_hot"
     sparse: Literal[False] = False
@@ -108,6 +127,8 @@ class CategoryEncoding(LayerArgs):
 @register
 class Discretization(LayerArgs):
     """Buckets numbers by `bin_boundaries`: the bucket index, or its one-hot/multi-hot/count encoding."""
+
+    macs = zero_macs  # no multiply-accumulates (torchinfo counts none for resampling or lookups)
 
     bin_boundaries: list[Number]
     num_bins: PositiveInt | None = None
@@ -138,6 +159,8 @@ class Discretization(LayerArgs):
 class Hashing(LayerArgs):
     """Hashes integers or strings into `num_bins` buckets (a fixed function, no weights)."""
 
+    macs = zero_macs  # no multiply-accumulates (torchinfo counts none for resampling or lookups)
+
     num_bins: PositiveInt
     mask_value: Int | str | None = None
     salt: Int | list[Int] | None = None
@@ -154,6 +177,8 @@ class Hashing(LayerArgs):
 class AutoContrast(LayerArgs):
     """Stretches each image's values to fill `value_range` (per channel); shape unchanged."""
 
+    macs = zero_macs  # no multiply-accumulates (torchinfo counts none for resampling or lookups)
+
     value_range: tuple[Number, Number] = (0.0, 255.0)
     data_format: DataFormat = None
 
@@ -164,6 +189,8 @@ class AutoContrast(LayerArgs):
 @register
 class Equalization(LayerArgs):
     """Histogram equalization of each image over `bins` levels of `value_range`; shape unchanged."""
+
+    macs = zero_macs  # no multiply-accumulates (torchinfo counts none for resampling or lookups)
 
     value_range: tuple[Number, Number] = (0.0, 255.0)
     bins: PositiveInt = 256

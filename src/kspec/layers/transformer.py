@@ -6,7 +6,7 @@ import math
 from typing import ClassVar
 
 from kspec.layers.core import NoQuantization
-from kspec.layers.registry import LayerArgs, Shape, ShapeError, known, register
+from kspec.layers.registry import LayerArgs, Shape, ShapeError, known, per_sample, register, zero_macs
 from kspec.schema.types import (
     Axes,
     Bool,
@@ -25,6 +25,10 @@ from kspec.schema.types import (
 class RMSNormalization(LayerArgs):
     """Divides by the root mean square over `axis`, then multiplies by a learned scale."""
 
+    def macs(self, shapes: list[Shape], output: Shape) -> int | None:
+        """One multiply per element by its scale (as LayerNormalization's rule counts gamma)."""
+        return per_sample(output)
+
     axis: Axes = (-1,)
     epsilon: Number = 1e-6
 
@@ -41,6 +45,21 @@ class RMSNormalization(LayerArgs):
 @register
 class GroupQueryAttention(LayerArgs):
     """Attention whose `num_query_heads` share `num_key_value_heads` key/value heads: (query, value[, key])."""
+
+    def macs(self, shapes: list[Shape], output: Shape) -> int | None:
+        """Projections of query (all heads), key and value (the shared heads), the scores and the
+        weighted sum per query head, and the output projection (biases one MAC per output)."""
+        query, value = shapes[0], shapes[1]
+        key = shapes[2] if len(shapes) > 2 else value
+        tq, tv, fq, fk, fv, fo = query[1], value[1], query[-1], key[-1], value[-1], output[-1]
+        if tq is None or tv is None or fq is None or fk is None or fv is None or fo is None:
+            return None
+        d, hq, hkv = self.head_dim, self.num_query_heads, self.num_key_value_heads
+        proj = tq * fq * hq * d + tv * fk * hkv * d + tv * fv * hkv * d
+        attend = 2 * tq * tv * hq * d
+        out = tq * hq * d * fo
+        bias = (tq * hq * d + 2 * tv * hkv * d + tq * fo) if self.use_bias else 0
+        return proj + attend + out + bias
 
     call_style: ClassVar = "args"
     min_inputs: ClassVar[int] = 2
@@ -99,6 +118,8 @@ class GroupQueryAttention(LayerArgs):
 @register
 class ReversibleEmbedding(LayerArgs):
     """An Embedding that can also project vectors back to logits over the vocabulary (`reverse=True`)."""
+
+    macs = zero_macs  # a lookup, as Embedding
 
     input_dim: PositiveInt
     output_dim: PositiveInt

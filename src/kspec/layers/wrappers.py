@@ -18,6 +18,10 @@ class SpectralNormalization(LayerArgs):
     def output_shape(self, shapes: list[Shape]) -> Shape:
         return self.layer.output_shape(shapes)
 
+    def macs(self, shapes: list[Shape], output: Shape) -> int | None:
+        """The wrapped layer's (the power iteration runs in training only)."""
+        return self.layer.macs(shapes, output)
+
     def weight_counts(self, shapes: list[Shape]) -> tuple[int, int]:
         learn, fixed = self.layer.param_counts(shapes)
         out = getattr(self.layer, "units", None) or self.layer.filters

@@ -426,3 +426,20 @@ def model_path(model: Any, tmp_path: Any) -> str:
     if not os.path.exists(path):
         model.save(path)
     return path
+
+
+def test_init_weights_with_several_processes_is_refused_in_one_line(tmp_path: Any, capsys: Any) -> None:
+    """Data-parallel runs do not load --init-weights (yet): say so instead of ignoring it."""
+    from kspec.cli import main
+
+    spec = tmp_path / "s.yaml"
+    spec.write_text(
+        "inputs: [{name: x, shape: [2]}]\nlayers: [{type: Dense, units: 1}]\ncompile: {loss: mse}\n"
+        "train: {data: {type: synthetic, name: xor, samples: 32}, epochs: 1}\n"
+    )
+    rc = main(
+        ["train", str(spec), "-o", str(tmp_path / "run"), "--workers", "2", "--init-weights", "w.weights.h5"]
+    )
+    err = capsys.readouterr().err
+    assert rc == 2 and "--init-weights is not supported with --workers/--coordinator yet" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "run").exists()

@@ -77,6 +77,13 @@ def _plan(args: argparse.Namespace) -> tuple[int, Cluster | None, int]:
         raise dist.DistributeError(
             "--workers starts local processes; --coordinator/--process-id join one: not both"
         )
+    if getattr(args, "init_weights", None) and (cluster is not None or workers > 1):
+        from kspec.errors import SpecError
+
+        raise SpecError(
+            "--init-weights is not supported with --workers/--coordinator yet: "
+            "train on one process, or start from the weights some other way"
+        )
     return (1 if cluster is not None else workers), cluster, timeout
 
 

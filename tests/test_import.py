@@ -221,6 +221,18 @@ def test_nested_functional_model_is_kept_nested(keras: Any, tmp_path: Any) -> No
     assert isinstance(rebuilt.get_layer("encoder"), keras.Model)  # nested in Keras too
 
 
+def test_attention_called_with_keyword_tensors_imports_positionally(keras: Any, tmp_path: Any) -> None:
+    """`mha(query=q, value=v)` and `mha(query=a, value=a, key=a)`: the spec wires [query, value, key]."""
+    from keras import layers
+
+    q, v = keras.Input((5, 8), name="q"), keras.Input((7, 8), name="v")
+    a = layers.MultiHeadAttention(num_heads=2, key_dim=4, name="cross")(query=q, value=v)
+    s = layers.MultiHeadAttention(num_heads=2, key_dim=4, name="self_att")(query=a, value=a, key=a)
+    model = keras.Model([q, v], layers.Dense(3, name="head")(s))
+    spec = assert_no_loss(model, tmp_path, apis=("functional", "subclass"))
+    assert [e.get("inputs") for e in spec["layers"][:2]] == [["q", "v"], ["cross", "cross", "cross"]]
+
+
 def test_sequential_model_imports_as_a_sequential_spec(keras: Any, tmp_path: Any) -> None:
     model = keras.Sequential(
         [keras.Input((6,)), keras.layers.Dense(4, activation="relu"), keras.layers.Dense(2, name="out")],

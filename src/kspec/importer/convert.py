@@ -119,6 +119,7 @@ def _functional_model(model: Any, keep_names: bool = False) -> dict[str, Any]:
             inputs.append(_input_entry(name, list(c["batch_shape"][1:]), c.get("dtype", "float32")))
             continue
         for k, node in enumerate(item.get("inbound_nodes") or []):
+            node = _keywords_as_positions(cls_name, node)
             refs, constants = _sources(name, node)
             if k > 0:  # a shared layer called again: the same layer, its own wiring
                 if constants:
@@ -146,6 +147,32 @@ def _functional_model(model: Any, keep_names: bool = False) -> dict[str, Any]:
     if outputs != [entries[-1]["name"]]:
         spec["outputs"] = outputs if len(outputs) > 1 else outputs[0]
     return _ordered(spec) if keep_names else _drop_default_names(spec)
+
+
+#: Layers whose tensors may be passed by keyword, in their positional order (a spec wires them
+#: positionally: `inputs: [query, value, key]`).
+TENSOR_KEYWORDS = {
+    "MultiHeadAttention": ("query", "value", "key"),
+    "GroupQueryAttention": ("query", "value", "key"),
+}
+
+
+def _keywords_as_positions(cls_name: str, node: dict[str, Any]) -> dict[str, Any]:
+    """`mha(query=q, value=v)` as `mha(q, v)`: the same call, written the way a spec wires it."""
+    order = TENSOR_KEYWORDS.get(cls_name)
+    kwargs = dict(node.get("kwargs") or {})
+    if order is None or not any(_is_tensor(kwargs.get(k)) for k in order):
+        return node
+    args = list(node.get("args") or [])
+    for key in order[len(args) :]:
+        if not _is_tensor(kwargs.get(key)):
+            break
+        args.append(kwargs.pop(key))
+    return {**node, "args": args, "kwargs": kwargs}
+
+
+def _is_tensor(value: Any) -> bool:
+    return isinstance(value, dict) and value.get("class_name") == "__keras_tensor__"
 
 
 def _call_order(calls: list[dict[str, Any]], input_names: set[str]) -> list[dict[str, Any]]:

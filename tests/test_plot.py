@@ -221,6 +221,12 @@ def test_options_change_the_drawing() -> None:
     assert "rankdir=LR" in full and ">trainable<" in full
     attention = make_graph(kspec.resolve(spec_of("attention")), "functional").to_string()
     assert 'label=" query"' in attention and 'label=" value"' in attention
+    gqa = kspec.loads(
+        "inputs: [{name: q, shape: [4, 8]}, {name: v, shape: [6, 8]}]\nlayers:\n"
+        "  - {type: GroupQueryAttention, inputs: [q, v], head_dim: 4, num_query_heads: 4, num_key_value_heads: 2}\n"
+    )
+    grouped = make_graph(kspec.resolve(gqa), "functional").to_string()  # the registry's class name
+    assert 'label=" query"' in grouped and 'label=" value"' in grouped
     with pytest.raises(TypeError, match="unknown plot option"):
         PlotOptions.from_kwargs(show_shape=True)
 

@@ -223,7 +223,7 @@ def model_frame(graph: Graph, api: str) -> pydot.Cluster:
 #: Names of positional call arguments, for edges into layers called as `layer(a, b, ...)`.
 ARG_NAMES = {
     "MultiHeadAttention": ("query", "value", "key"),
-    "GroupedQueryAttention": ("query", "value", "key"),
+    "GroupQueryAttention": ("query", "value", "key"),
 }
 
 

@@ -180,3 +180,35 @@ def test_every_command_refuses_sequential_for_a_branching_graph_with_one_message
         messages.append(err.split("the Sequential API cannot build this graph: ", 1)[1])
     assert len(set(messages)) == 1, messages
     assert messages[0].endswith("use the functional or subclass API")
+
+
+def test_ctrl_c_inside_a_garbage_collector_callback_is_not_lost(capfd):
+    """JAX (imported by Keras when installed) registers a gc callback; Python's own handler would
+    raise KeyboardInterrupt inside it, where it is printed as "Exception ignored" and dropped."""
+    import gc
+    import os
+    import signal
+    import time
+
+    from kspec.cli import _interrupt
+
+    old = signal.signal(signal.SIGINT, _interrupt)
+    fired = []
+
+    def callback(phase, info):
+        if phase == "start" and not fired:
+            fired.append(True)
+            os.kill(os.getpid(), signal.SIGINT)
+            for _ in range(10_000):  # the handler runs here, inside the callback
+                pass
+
+    gc.callbacks.append(callback)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            gc.collect()
+            time.sleep(2)  # the re-delivered Ctrl-C arrives here
+    finally:
+        gc.callbacks.remove(callback)
+        signal.signal(signal.SIGINT, old)
+    assert fired
+    assert "Exception ignored" not in capfd.readouterr().err

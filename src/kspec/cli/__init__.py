@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from kspec import __version__
 from kspec.errors import KspecRuntimeError, SpecError, first_line
@@ -98,13 +98,44 @@ def _one_line_warning(
     print(f"kspec: warning: {' '.join(line.split())[:300]}", file=sys.stderr)
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    """Ctrl-C, as Python's own handler does it, except inside a garbage-collector callback.
+
+    Keras imports JAX whenever it is installed, and JAX registers a `gc.callbacks` function; a
+    KeyboardInterrupt raised in there is printed as "Exception ignored ... Traceback" and lost,
+    so the run went on. Such a Ctrl-C is delivered again 10 ms later, outside the callback.
+    """
+    import gc
+
+    callbacks = {getattr(cb, "__code__", None) for cb in gc.callbacks}
+    while frame is not None:
+        if frame.f_code in callbacks:
+            import threading
+
+            threading.Timer(0.01, os.kill, (os.getpid(), signum)).start()
+            return
+        frame = frame.f_back
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    import signal
+    import threading
+
+    ours = threading.current_thread() is threading.main_thread() and (
+        signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    )
+    if ours:
+        signal.signal(signal.SIGINT, _interrupt)
     try:
         return _main(argv)
     except BrokenPipeError:  # `kspec check ... | head`: the reader left; say nothing more
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # Python's exit flush would complain again
         return 0
+    finally:
+        if ours:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _main(argv: Sequence[str] | None = None) -> int:

@@ -12,6 +12,7 @@ import yaml
 import kspec
 from conftest import ROOT
 from kspec.cli import make_parser
+from kspec.schema.datasets import known_dataset
 
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 BASE = {"inputs": [{"name": "x", "shape": [4]}], "layers": [{"type": "Dense", "units": 2}]}
@@ -42,6 +43,13 @@ def as_spec(data):
     if isinstance(data, dict) and "type" in data:
         shape = [28, 28, 3] if "Conv2D" in data["type"] else [4]
         return {"inputs": [{"name": "x", "shape": shape}], "layers": [data]}
+    facts = known_dataset(((data.get("train") or {}).get("data") or {}) if isinstance(data, dict) else {})
+    if facts is not None:  # a train section: a base model that fits its dataset (as the docs say)
+        base = {
+            "inputs": [{"name": "x", "shape": list(facts.features)}],
+            "layers": [{"type": "Flatten"}, {"type": "Dense", "units": facts.classes or 1}],
+        }
+        return {**base, **data}
     return {**BASE, **data}
 
 

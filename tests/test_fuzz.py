@@ -253,10 +253,12 @@ def check_one(file: str, text: str) -> kspec.Spec | None:
         kspec.check(spec)
         return spec
     except kspec.SpecError as exc:
-        message = str(exc)
-        assert "\n" not in message, message
-        assert message.startswith(file), message
-        assert exc.message.strip(), message
+        for one in exc.errors:  # every error found, each one located line
+            message = one.one_line()
+            assert "\n" not in message, message
+            assert message.startswith(file), message
+            assert one.message.strip(), message
+        assert str(exc).splitlines()[0] == exc.errors[0].one_line()
         return None
 
 
@@ -318,7 +320,7 @@ def test_fuzz_build_sample(keras):
         try:
             kspec.build(spec, api=api)
         except kspec.SpecError as exc:
-            assert "\n" not in str(exc)
+            assert all("\n" not in one.one_line() for one in exc.errors)
 
     run()
     print(f"\nfuzz: {counter.ok} valid mutants built with Keras")

@@ -209,3 +209,25 @@ def test_default_names_follow_the_smallest_free_suffix_rule(entries):
     spec = kspec.from_dict({"inputs": [{"name": "x", "shape": [2]}], "layers": layers})
     got = [node.name for node in kspec.resolve(spec).nodes]
     assert got == _naive_default_names([t for t, _ in entries], explicit)
+
+
+@pytest.mark.parametrize(
+    "text,line,col,opener",
+    [
+        (
+            "inputs: [{name: x, shape: [4]}]\nlayers:\n  - {type: Dense, units: 2\n  - {type: Dense, units: 3}\n",
+            3,
+            5,
+            "{",
+        ),
+        ("inputs: [{name: x, shape: [4]}]\nlayers:\n  - {type: Dense, units: 2\n", 3, 5, "{"),
+        ("inputs: [{name: x, shape: [4]\nlayers:\n  - {type: Dense, units: 2}\n", 1, 10, "{"),
+        ("inputs: [{name: x, shape: [4]}\nlayers:\n  - {type: Dense, units: 2}\n", 1, 9, "["),
+    ],
+)
+def test_an_unclosed_bracket_is_reported_where_it_was_opened(text, line, col, opener):
+    """Issue 16.4: PyYAML notices on a later line; the error names the line of the `{` itself."""
+    with pytest.raises(kspec.SpecError) as info:
+        kspec.loads(text, file="t.yaml")
+    assert (info.value.line, info.value.col) == (line, col)
+    assert f"this {opener!r} is never closed" in info.value.message

@@ -309,21 +309,21 @@ def test_compile_arguments_from_the_spec(keras):
             "compile.optimizer",
             "learning_rat",
         ),
-        ({"loss": "mse", "loss_weights": [1.0, 2.0]}, "compile.loss_weights", "2 weights for 1 outputs"),
+        ({"loss": "mse", "loss_weights": [1.0, 2.0]}, "compile.loss_weights", "2 loss weights for 1 output"),
         ({"optimizer": "adam"}, "compile", "training needs a loss"),
     ],
 )
 def test_compile_errors_are_located(compile_cfg, path, message, keras):
     from kspec.training.compile import compile_kwargs
 
-    spec = kspec.from_dict(
-        {
-            "inputs": [{"name": "x", "shape": [4]}],
-            "layers": [{"type": "Dense", "units": 1}],
-            "compile": compile_cfg,
-        }
-    )
-    with pytest.raises(SpecError) as err:
+    with pytest.raises(SpecError) as err:  # at load (argument names), or at the compile checks
+        spec = kspec.from_dict(
+            {
+                "inputs": [{"name": "x", "shape": [4]}],
+                "layers": [{"type": "Dense", "units": 1}],
+                "compile": compile_cfg,
+            }
+        )
         compile_kwargs(kspec.resolve(spec), spec.compile)
     assert path in str(err.value) and message in str(err.value)
 

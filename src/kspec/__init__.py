@@ -19,7 +19,7 @@ import typing as _t
 
 from kspec._version import __version__
 from kspec.errors import SpecError
-from kspec.graph.check import CheckReport
+from kspec.graph.check import CheckReport, check_spec
 from kspec.graph.resolve import Graph, resolve
 from kspec.schema.io import from_dict, load, loads
 from kspec.schema.options import BuildOptions
@@ -33,13 +33,14 @@ if _t.TYPE_CHECKING:
     from kspec.training.run import TrainResult
 
 
-def check(spec: Spec) -> CheckReport:
-    """Shapes and parameter counts of every layer, without Keras.
+def check(spec: Spec, *, build_options: BuildOptions | None = None) -> CheckReport:
+    """Shapes and parameter counts of every layer, without Keras, after every cross-field check
+    (`kspec.graph.checks`); all the errors found are raised together as one `SpecError`.
 
     For a spec with search spaces (`{tune: ...}`) the layer table is at the defaults, and
     `report.space` holds the parameter range over every checked point of the space.
     """
-    return CheckReport(resolve(spec))
+    return check_spec(spec, build_options)
 
 
 def use_backend(backend: str | None = None, spec: Spec | None = None) -> str:

@@ -35,21 +35,99 @@ class SpecError(ValueError):
         line: int | None = None,
         col: int | None = None,
         path: Sequence[Any] = (),
+        errors: Sequence[SpecError] = (),
+        truncated: bool = False,
     ) -> None:
         self.message = message
         self.file = file
         self.line = line
         self.col = col
         self.path = tuple(path)
+        #: Every independent problem found in one run (this one first); `[self]` when alone.
+        self.errors: list[SpecError] = list(errors) or [self]
+        #: True when more problems were found than `MAX_ERRORS` and the search stopped.
+        self.truncated = truncated
         super().__init__(str(self))
 
-    def __str__(self) -> str:
+    @classmethod
+    def of(cls, errors: Sequence[SpecError], truncated: bool = False) -> SpecError:
+        """One exception for several problems: the first one's fields, all of them in `errors`.
+
+        >>> a = SpecError("bad", file="m.yaml", line=1, col=1)
+        >>> b = SpecError("worse", file="m.yaml", line=4, col=3)
+        >>> print(SpecError.of([a, b]))
+        m.yaml:1:1: bad
+        m.yaml:4:3: worse
+        """
+        if len(errors) == 1 and not truncated:
+            return errors[0]
+        first = errors[0]
+        return cls(
+            first.message,
+            file=first.file,
+            line=first.line,
+            col=first.col,
+            path=first.path,
+            errors=errors,
+            truncated=truncated,
+        )
+
+    def one_line(self) -> str:
+        """This problem alone, as `file:line:col: path: message`."""
         where = self.file or "<spec>"
         if self.line is not None:
             where += f":{self.line}:{self.col or 1}"
         if self.path:
             return f"{where}: {format_path(self.path)}: {self.message}"
         return f"{where}: {self.message}"
+
+    def __str__(self) -> str:
+        # One line per problem, each in the contract's format; the first line is the first problem.
+        return "\n".join(e.one_line() for e in self.errors)
+
+
+#: `kspec check` reports at most this many problems in one run, like a compiler.
+MAX_ERRORS = 20
+
+
+class Problems:
+    """Collects the independent problems of one spec, so a run reports all of them at once.
+
+    Each stage adds what it finds and carries on with what is still sound (a layer with bad
+    arguments gets no shape; the layers after it are still wired and checked). `raise_if_any`
+    raises them together as one `SpecError`; warnings never stop anything.
+    """
+
+    def __init__(self, limit: int = MAX_ERRORS) -> None:
+        self.limit = limit
+        self.errors: list[SpecError] = []
+        self.warnings: list[SpecError] = []
+
+    def add(self, error: SpecError) -> None:
+        for one in error.errors:
+            # One problem per place: a second message about the same key adds nothing.
+            if any(
+                one.one_line() == seen.one_line() or (one.path and one.path == seen.path)
+                for seen in self.errors
+            ):
+                continue
+            self.errors.append(one)
+            if len(self.errors) >= self.limit:
+                raise SpecError.of(self.sorted(), truncated=True)
+
+    def warn(self, warning: SpecError) -> None:
+        self.warnings.append(warning)
+
+    def __bool__(self) -> bool:
+        return bool(self.errors)
+
+    def raise_if_any(self) -> None:
+        if self.errors:
+            raise SpecError.of(self.sorted())
+
+    def sorted(self) -> list[SpecError]:
+        """The errors in file order, as a compiler lists them (located ones first)."""
+        return sorted(self.errors, key=lambda e: (e.line is None, e.line or 0, e.col or 0))
 
 
 def first_line(exc: BaseException, default: str | None = None) -> str:

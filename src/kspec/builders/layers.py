@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import keras
 
 from kspec.builders.objects import make_layer
 from kspec.builders.plugins import load_plugins
-from kspec.errors import SpecError, first_line
+from kspec.errors import SpecError
 from kspec.graph.resolve import Graph, Node
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def keras_complaint(exc: BaseException) -> str:
-    """Keras's message as one short line (its messages span lines and repeat the arguments)."""
-    return " ".join(first_line(exc).split())[:300]
+    """Keras's message as one short line (its messages span lines and repeat the arguments).
+
+    "Exception encountered when calling X.call()." says nothing by itself: the reason is the
+    next line of Keras's message (or the exception it wraps), so that is what is kept.
+    """
+    text = _ANSI.sub("", str(exc)).strip()
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if lines and lines[0].startswith("Exception encountered when calling"):
+        reason = lines[1] if len(lines) > 1 and not lines[1].startswith("Arguments received") else ""
+        if not reason and exc.__cause__ is not None:
+            reason = keras_complaint(exc.__cause__)
+        lines = [reason or type(exc).__name__]
+    return " ".join((lines[0] if lines else type(exc).__name__).split())[:300]
 
 
 def prepare(graph: Graph) -> None:
@@ -23,10 +37,14 @@ def prepare(graph: Graph) -> None:
     Runs before any layer is created, so an over-limit model is refused before Keras
     allocates its weights, and an untrusted plugin is refused before it is imported.
     """
+    from kspec.graph.checks import run_checks
     from kspec.schema.limits import check_graph, max_params
 
-    if _COUNTING:  # the symbolic build below: limits and plugins are already done
+    if _COUNTING:  # the symbolic build below: checks, limits and plugins are already done
         return
+    # Every cross-field check kspec check runs; the parameter limit, a warning there, is an
+    # error here (check_graph, with Keras's symbolic counts for layers outside the registry).
+    run_checks(graph)
     trusted_plugins(graph)
     check_graph(graph)
     load_plugins(graph.plugin_modules)

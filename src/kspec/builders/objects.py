@@ -15,12 +15,14 @@ from typing import Any
 
 import keras
 
+from kspec.schema.names import LAYER_ARGS
+
 _KINDS = {
     "_initializer": keras.initializers,
     "_regularizer": keras.regularizers,
     "_constraint": keras.constraints,
 }
-_NESTED_LAYER_ARGS = ("layer", "backward_layer")
+_NESTED_LAYER_ARGS = LAYER_ARGS  # the arguments validation checks as layers
 
 
 def derived_seed(seed: int, *parts: str) -> int:

@@ -111,9 +111,25 @@ def build_subclass(graph: Graph) -> SpecModel:
     for node in graph.nodes:
         result = call_checked(graph, node, made[node.name], [values[s] for s in node.sources])
         store(values, node.name, node.output_count, result)
-    model(symbolic[0] if len(symbolic) == 1 else symbolic)
+    try:
+        model(symbolic[0] if len(symbolic) == 1 else symbolic)
+    except Exception:
+        _blame(graph, made)  # every layer took its symbolic input: run them on zeros to find which fails
+        raise
     _record_input_shapes(graph, made)
     return model
+
+
+def _blame(graph: Graph, made: dict[str, Any]) -> None:
+    """Raise a located `SpecError` naming the first layer that fails on a batch of zeros."""
+    import numpy as np
+
+    values: dict[str, Any] = {
+        i.name: np.zeros((1, *[d or 1 for d in i.shape]), dtype=i.dtype) for i in graph.inputs
+    }
+    for node in graph.nodes:
+        result = call_checked(graph, node, made[node.name], [values[s] for s in node.sources])
+        store(values, node.name, node.output_count, result)
 
 
 def _record_input_shapes(graph: Graph, made: dict[str, Any]) -> None:

@@ -16,6 +16,7 @@ from kspec import __version__
 from kspec.errors import KspecRuntimeError, SpecError, first_line
 
 COMMANDS = (
+    "init",
     "check",
     "expand",
     "import",
@@ -80,6 +81,7 @@ def import_keras_quietly() -> None:
 
 
 NO_KERAS = {
+    "init",
     "check",
     "expand",
     "schema",
@@ -170,7 +172,12 @@ def _main(argv: Sequence[str] | None = None) -> int:
             import_keras_quietly()
         return int(args.run(args) or 0)
     except SpecError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        for one in exc.errors:  # every independent problem, one line each, like a compiler
+            print(f"error: {one.one_line()}", file=sys.stderr)
+        if exc.truncated:
+            print(f"error: stopped after {len(exc.errors)} errors", file=sys.stderr)
+        elif len(exc.errors) > 1:
+            print(f"{len(exc.errors)} errors", file=sys.stderr)
         return 2
     except KspecRuntimeError as exc:
         print(f"error: {exc}", file=sys.stderr)

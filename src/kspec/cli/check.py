@@ -35,10 +35,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kspec.cli.common import load_graph
-    from kspec.graph.check import CheckReport
+    import sys
 
-    report = CheckReport(load_graph(args))
+    from kspec.cli.common import load_report
+
+    report = load_report(args)
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     if args.keras and not report.complete:
         from kspec.report.summary import keras_check
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from kspec.graph.check import CheckReport
 from kspec.graph.resolve import Graph
 from kspec.schema.options import BuildOptions
 from kspec.schema.validate import Spec
@@ -66,13 +67,8 @@ def _count(text: str) -> int:
 
 
 def load_spec(args: argparse.Namespace) -> Spec:
-    """The command's spec, loaded and validated once per command (main does it before Keras loads)."""
-    from kspec.schema.io import load
-
-    cached = getattr(args, "_loaded_spec", None)
-    if cached is None:
-        cached = args._loaded_spec = load(args.spec, allow_unsafe=args.allow_unsafe)
-    return cached
+    """The command's spec, validated once per command (main does it before Keras loads)."""
+    return load_report(args).graph.spec
 
 
 def build_options(args: argparse.Namespace) -> BuildOptions:
@@ -85,10 +81,19 @@ def build_options(args: argparse.Namespace) -> BuildOptions:
 
 
 def load_graph(args: argparse.Namespace) -> Graph:
-    """The command's spec resolved with the command line's build options (once per command)."""
-    from kspec.graph.resolve import resolve
+    """The command's spec resolved with the command line's build options."""
+    return load_report(args).graph
 
-    cached = getattr(args, "_resolved_graph", None)
+
+def load_report(args: argparse.Namespace) -> CheckReport:
+    """Validate, resolve and check the command's spec once: every independent error is raised
+    together (up to `kspec.errors.MAX_ERRORS`), each with its file:line:col."""
+    from kspec.graph.check import check_document
+    from kspec.schema.io import read
+
+    cached = getattr(args, "_check_report", None)
     if cached is None:
-        cached = args._resolved_graph = resolve(load_spec(args), build_options(args))
+        cached = args._check_report = check_document(
+            read(args.spec), allow_unsafe=args.allow_unsafe, build_options=build_options(args)
+        )
     return cached

@@ -2,15 +2,44 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from kspec.errors import Problems, SpecError
 from kspec.graph import blocks
-from kspec.graph.resolve import Graph
+from kspec.graph.checks import run_checks
+from kspec.graph.resolve import Graph, resolve
 from kspec.graph.sizes import MB, Sizes, sizes
 from kspec.graph.space import SpaceReport, check_space
 from kspec.layers.registry import format_shape
 from kspec.schema.blocks import BlockInstance
+from kspec.schema.loader import Document
+from kspec.schema.options import BuildOptions
+from kspec.schema.validate import Spec, collect
+
+
+def check_spec(spec: Spec, build_options: BuildOptions | None = None) -> CheckReport:
+    """Resolve `spec` and run every cross-field check; all errors are raised together."""
+    problems = Problems()
+    graph = resolve(spec, build_options, problems)
+    run_checks(graph, problems)
+    problems.raise_if_any()
+    return CheckReport(graph, warnings=problems.warnings)
+
+
+def check_document(
+    doc: Document, *, allow_unsafe: bool = False, build_options: BuildOptions | None = None
+) -> CheckReport:
+    """Validate, resolve and check a parsed document, like a compiler: every independent error
+    of every stage (up to `MAX_ERRORS`) is raised together as one `SpecError`."""
+    problems = Problems()
+    spec = collect(doc, allow_unsafe, problems)
+    if spec is not None:
+        graph = resolve(spec, build_options, problems)
+        run_checks(graph, problems)
+    problems.raise_if_any()
+    assert spec is not None
+    return CheckReport(graph, warnings=problems.warnings)
 
 
 @dataclass
@@ -18,6 +47,8 @@ class CheckReport:
     graph: Graph
     #: For a spec with search spaces: the parameter range over the whole space.
     space: SpaceReport | None = None
+    #: Located problems that do not stop a check (a training data file that does not exist yet).
+    warnings: list[SpecError] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         # Every way of making a report (kspec.check, the CLI, --keras) checks the whole space.

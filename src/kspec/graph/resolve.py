@@ -9,7 +9,9 @@ import dataclasses
 import re
 from dataclasses import dataclass, field
 
+from kspec.errors import Problems, SpecError
 from kspec.layers.registry import Shape, ShapeError, format_shape
+from kspec.schema.names import did_you_mean
 from kspec.schema.options import BuildOptions
 from kspec.schema.validate import InputSpec, LayerSpec, Spec
 
@@ -65,6 +67,9 @@ class Graph:
     shapes: dict[str, Shape | None] = field(default_factory=dict)
     #: The user's build options (trusted plugins, size limit): explicit, beside the spec.
     options: BuildOptions = field(default_factory=BuildOptions)
+    #: False when resolving found errors (only seen while collecting them): checks that need
+    #: the whole wiring (reachability) stay quiet rather than repeat those errors.
+    sound: bool = True
 
     @property
     def plugin_modules(self) -> list[str]:
@@ -86,10 +91,15 @@ class Graph:
         """Raise the one "no Sequential form" error (at `path`) unless the graph is a single chain."""
         problem = self.sequential_problem()
         if problem is not None:
-            raise self.spec.error(
-                path,
-                f"the Sequential API cannot build this graph: {problem}; use the functional or subclass API",
-            )
+            raise self.spec.error(path, sequential_message(problem))
+
+    def needed(self) -> set[str]:
+        """Names of the inputs and layers that lead to an output."""
+        needed = {out.partition(":")[0] for out in self.outputs}  # `lstm:1`: output 1 of `lstm`
+        for node in reversed(self.nodes):
+            if node.name in needed:
+                needed.update(s.partition(":")[0] for s in node.sources)
+        return needed
 
     def sequential_problem(self) -> str | None:
         """Why the graph has no Sequential form, or None when it is a single chain."""
@@ -125,6 +135,11 @@ class Graph:
         return None
 
 
+def sequential_message(problem: str) -> str:
+    """The one "no Sequential form" message."""
+    return f"the Sequential API cannot build this graph: {problem}; use the functional or subclass API"
+
+
 _SNAKE_1 = re.compile(r"(.)([A-Z][a-z]+)")
 _SNAKE_2 = re.compile(r"([a-z])([A-Z])")
 
@@ -135,21 +150,24 @@ def snake_case(name: str) -> str:
     return _SNAKE_2.sub(r"\1_\2", name).lower()
 
 
-def _assign_names(spec: Spec) -> list[str]:
+def _assign_names(spec: Spec, problems: Problems) -> list[str]:
     taken = {i.name for i in spec.inputs}
     explicit: dict[str, tuple] = {}
     for inp in spec.inputs:
         if inp.name in explicit:
-            raise spec.error(inp.path + ("name",), f"duplicate name {inp.name!r}")
-        explicit[inp.name] = inp.path
+            problems.add(spec.error(inp.path + ("name",), f"duplicate name {inp.name!r}"))
+        explicit.setdefault(inp.name, inp.path)
     for layer in spec.layers:
         if layer.name:
             if layer.name in explicit:
                 first = spec.document.where(explicit[layer.name] + ("name",))
-                raise spec.error(
-                    layer.path + ("name",), f"duplicate name {layer.name!r} (first used at line {first[0]})"
+                problems.add(
+                    spec.error(
+                        layer.path + ("name",),
+                        f"duplicate name {layer.name!r} (first used at line {first[0]})",
+                    )
                 )
-            explicit[layer.name] = layer.path
+            explicit.setdefault(layer.name, layer.path)
             taken.add(layer.name)
     out = []
     # The next suffix to try per base name: names are only ever added, so the smallest free
@@ -187,12 +205,18 @@ def _assign_names(spec: Spec) -> list[str]:
     return out
 
 
-def resolve(spec: Spec, build_options: BuildOptions | None = None) -> Graph:
+def resolve(spec: Spec, build_options: BuildOptions | None = None, problems: Problems | None = None) -> Graph:
     """Wire the layers, infer every shape and count every parameter.
 
     `build_options` (trusted plugins, size limit) ride along in the graph for the builders.
+    With `problems`, every independent error is added there and resolution carries on (a layer
+    that cannot be wired or shaped gets no shape, so the layers after it are not blamed);
+    without, they are raised together. The cross-field checks are `kspec.graph.checks`.
     """
-    names = _assign_names(spec)
+    own = problems is None
+    problems = problems if problems is not None else Problems()
+    errors_before = len(problems.errors)
+    names = _assign_names(spec, problems)
     index = {name: i for i, name in enumerate(names)}
     input_names = [i.name for i in spec.inputs]
     shapes: dict[str, Shape | None] = {i.name: (None, *i.shape) for i in spec.inputs}
@@ -200,42 +224,35 @@ def resolve(spec: Spec, build_options: BuildOptions | None = None) -> Graph:
     by_name: dict[str, Node] = {}
     for i, (layer, name) in enumerate(zip(spec.layers, names)):
         if layer.reuse:
-            layer = _shared_spec(spec, layer, by_name, input_names, names[:i])
-        if layer.inputs is None:
-            if i == 0:
-                if len(input_names) > 1:
-                    raise spec.error(
-                        layer.path,
-                        "the first layer must say which input it reads "
-                        f"(`inputs:`), since there are several: {input_names}",
-                    )
-                sources = [input_names[0]]
-            else:
-                sources = [names[i - 1]]
-        else:
-            sources = list(layer.inputs)
+            try:
+                layer = _shared_spec(spec, layer, by_name, input_names, names[:i])
+            except SpecError as exc:
+                problems.add(exc)
+                node = Node(spec=layer, name=name, sources=[])
+                node.note = "not checked: see the error above"
+                shapes[name] = None
+                nodes.append(node)
+                by_name[name] = node
+                continue
+        sources = _sources(spec, layer, i, names, input_names, problems)
         for k, src in enumerate(sources):
-            where = layer.path + (("inputs", k) if len(layer.inputs or []) > 1 else ("inputs",))
-            src, _, _ = src.partition(":")  # `lstm:1`: output 1 of `lstm`
-            if src == name:
-                raise spec.error(where, f"layer {name!r} reads itself (a cycle)")
-            if src in index and index[src] > i:
-                raise spec.error(
-                    where,
-                    f"{src!r} is defined later (line "
-                    f"{spec.document.where(spec.layers[index[src]].path)[0]}); a layer reads "
-                    "only inputs and layers above it, so the graph has no cycles",
-                )
-            if src not in shapes:
-                from kspec.schema.names import did_you_mean
-
-                raise spec.error(where, f"unknown input {src!r}" + did_you_mean(src, input_names + names[:i]))
-            if sources[k] not in shapes:
-                raise spec.error(where, _no_such_output(sources[k], by_name.get(src)))
+            base = src.partition(":")[0]  # `lstm:1`: output 1 of `lstm`
+            earlier = by_name.get(base)
+            if src not in shapes and earlier is not None and earlier.output_shape is not None:
+                where = layer.path + (("inputs", k) if len(layer.inputs or []) > 1 else ("inputs",))
+                problems.add(spec.error(where, _no_such_output(src, earlier)))
+        known = [s for s in sources if s in shapes and s != name and not (s in index and index[s] > i)]
         node = Node(spec=layer, name=name, sources=sources)
-        _infer(spec, node, [shapes[s] for s in sources])
-        if node.shares:
-            _share_weights(spec, node, by_name[node.shares], [shapes[s] for s in sources])
+        if sources and len(known) == len(sources):
+            try:
+                _infer(spec, node, [shapes[s] for s in known])
+                if node.shares:
+                    _share_weights(spec, node, by_name[node.shares], [shapes[s] for s in known])
+            except SpecError as exc:
+                problems.add(exc)
+                node.note = "not checked: see the error above"
+        else:
+            node.note = "not checked: an input is unknown"
         shapes[name] = node.output_shape
         if node.output_count > 1:
             for k, shape in enumerate(node.output_shapes or []):
@@ -244,29 +261,29 @@ def resolve(spec: Spec, build_options: BuildOptions | None = None) -> Graph:
         by_name[name] = node
     outputs = spec.outputs or [names[-1]]
     for k, out in enumerate(outputs):
-        if out.partition(":")[0] in index and out not in shapes:
-            path = ("outputs", k) if isinstance(spec.raw.get("outputs"), list) else ("outputs",)
-            raise spec.error(path, _no_such_output(out, by_name.get(out.partition(":")[0])))
-        if out.partition(":")[0] not in index:
-            from kspec.schema.names import did_you_mean
-
+        base = out.partition(":")[0]
+        path = ("outputs", k) if isinstance(spec.raw.get("outputs"), list) else ("outputs",)
+        if base in index and out not in shapes:
+            earlier = by_name.get(base)
+            if earlier is not None and earlier.output_shape is not None:
+                problems.add(spec.error(path, _no_such_output(out, earlier)))
+        if base not in index:
             path = ("outputs", k) if isinstance(spec.raw.get("outputs"), list) else ("outputs",)
             hint = " (an input cannot be an output)" if out in input_names else did_you_mean(out, names)
-            raise spec.error(path, f"unknown layer {out!r}{hint}")
+            problems.add(spec.error(path, f"unknown layer {out!r}{hint}"))
     if len(set(outputs)) != len(outputs):
-        raise spec.error(("outputs",), "an output is listed twice")
-    graph = Graph(
+        problems.add(spec.error(("outputs",), "an output is listed twice"))
+    if own:
+        problems.raise_if_any()
+    return Graph(
         spec=spec,
         inputs=spec.inputs,
         nodes=nodes,
-        outputs=outputs,
+        outputs=list(dict.fromkeys(outputs)),
         shapes=shapes,
         options=build_options or BuildOptions(),
+        sound=len(problems.errors) == errors_before and not any(layer.invalid for layer in spec.layers),
     )
-    _check_reachability(graph)
-    if spec.api == "sequential" and spec.api_given:
-        graph.require_sequential(("api",))  # the spec asks for what it cannot have: say so in `check` too
-    return graph
 
 
 def _no_such_output(ref: str, node: Node | None) -> str:
@@ -324,24 +341,45 @@ def _share_weights(spec: Spec, node: Node, owner: Node, in_shapes: list[Shape | 
         node.trainable_params = node.non_trainable_params = 0
 
 
-def _check_reachability(graph: Graph) -> None:
-    """Every layer must lead to an output and every input must be read, as Keras requires."""
-    needed = {out.partition(":")[0] for out in graph.outputs}
-    for node in reversed(graph.nodes):
-        if node.name in needed:
-            needed.update(s.partition(":")[0] for s in node.sources)
-    for node in graph.nodes:
-        if node.name not in needed:
-            raise graph.spec.error(
-                node.spec.path,
-                f"layer {node.name!r} does not lead to any output "
-                f"(outputs: {graph.outputs}); remove it or add it to `outputs:`",
+def _sources(
+    spec: Spec, layer: LayerSpec, i: int, names: list[str], input_names: list[str], problems: Problems
+) -> list[str]:
+    """What layer `i` reads; each unknown, later or self reference is a located error."""
+    name = names[i]
+    if layer.inputs is None:
+        if i > 0:
+            return [names[i - 1]]
+        if len(input_names) > 1:
+            problems.add(
+                spec.error(
+                    layer.path,
+                    "the first layer must say which input it reads "
+                    f"(`inputs:`), since there are several: {input_names}",
+                )
             )
-    for inp in graph.inputs:
-        if inp.name not in needed:
-            raise graph.spec.error(
-                inp.path, f"input {inp.name!r} is not used by any layer that leads to an output"
+            return []
+        return [input_names[0]]
+    index = {n: k for k, n in enumerate(names)}
+    sources = list(layer.inputs)
+    for k, ref in enumerate(sources):
+        where = layer.path + (("inputs", k) if len(layer.inputs) > 1 else ("inputs",))
+        src = ref.partition(":")[0]  # `lstm:1`: output 1 of `lstm`
+        if src == name:
+            problems.add(spec.error(where, f"layer {name!r} reads itself (a cycle)"))
+        elif src in index and index[src] > i:
+            problems.add(
+                spec.error(
+                    where,
+                    f"{src!r} is defined later (line "
+                    f"{spec.document.where(spec.layers[index[src]].path)[0]}); a layer reads "
+                    "only inputs and layers above it, so the graph has no cycles",
+                )
             )
+        elif src not in input_names and src not in names[:i]:
+            problems.add(
+                spec.error(where, f"unknown input {src!r}" + did_you_mean(src, input_names + names[:i]))
+            )
+    return sources
 
 
 def _infer(spec: Spec, node: Node, in_shapes: list[Shape | None]) -> None:
@@ -360,6 +398,9 @@ def _infer(spec: Spec, node: Node, in_shapes: list[Shape | None]) -> None:
                 node.spec.path + ("inputs",) if node.spec.inputs else node.spec.path,
                 f"{node.type} takes {want} input(s), got {count}",
             )
+    if node.spec.invalid:
+        node.note = "not checked: see the error above"
+        return
     if rule is None:
         node.note = f"{node.type} is not in kspec's registry: checked by Keras at build time"
         return

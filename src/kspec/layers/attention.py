@@ -9,14 +9,15 @@ from pydantic import Field
 
 from kspec.layers.registry import LayerArgs, Shape, ShapeError, format_shape, known, per_sample, register
 from kspec.schema.types import (
+    AtMostOne,
     Axes,
     Bool,
     Constraint,
+    Fraction,
     Initializer,
     Int,
     PositiveInt,
     PositiveInts,
-    Rate,
     Regularizer,
 )
 
@@ -48,7 +49,7 @@ class MultiHeadAttention(LayerArgs):
     num_heads: PositiveInt
     key_dim: PositiveInt
     value_dim: PositiveInt | None = None
-    dropout: Rate = 0.0
+    dropout: Fraction = 0.0  # a Dropout layer inside: 0 to 1
     use_bias: Bool = True
     # `output_shape` is the method every rule has, so the argument is stored under another name
     output_shape_: PositiveInts | None = Field(None, alias="output_shape")
@@ -116,7 +117,7 @@ class _Attention(LayerArgs):
     min_inputs: ClassVar[int] = 2
     max_inputs: ClassVar[int] = 3
     use_scale: Bool = False
-    dropout: Rate = 0.0
+    dropout: AtMostOne = 0.0  # applied only when above 0; Keras fails above 1
 
     def _shapes(self, shapes: list[Shape]) -> tuple[Shape, Shape, Shape]:
         query, value = shapes[0], shapes[1]

@@ -12,6 +12,7 @@ from kspec.layers.registry import (
     LayerArgs,
     Shape,
     ShapeError,
+    axes_of,
     expect_rank,
     known,
     per_sample,
@@ -24,13 +25,13 @@ from kspec.schema.types import (
     Axes,
     Bool,
     Constraint,
+    Fraction,
     Initializer,
     Int,
     NonNegativeNumber,
     Number,
     Numbers,
     PositiveInt,
-    Rate,
     Regularizer,
     Str,
 )
@@ -164,6 +165,10 @@ class Softmax(LayerArgs):
 
     axis: Axes = (-1,)
 
+    def output_shape(self, shapes: list[Shape]) -> Shape:
+        axes_of(shapes[0], self.axis, batch=True)
+        return shapes[0]
+
 
 @register
 class PReLU(LayerArgs):
@@ -182,7 +187,8 @@ class PReLU(LayerArgs):
         x = shapes[0]
         dims = list(x[1:])
         for axis in self.shared_axes or ():
-            if not 1 <= axis < len(x):
+            # Keras sets `param_shape[axis - 1] = 1` (Python indexing, so -1 and 0 count from the end)
+            if not -len(dims) <= axis - 1 < len(dims):
                 raise ShapeError(f"shared_axes entry {axis} is not a non-batch axis of a rank-{len(x)} input")
             dims[axis - 1] = 1
         return math.prod(known(d, "dimension (or list it in shared_axes)") for d in dims), 0
@@ -204,16 +210,35 @@ class Dropout(LayerArgs):
 
     macs = zero_macs  # no multiply-accumulates
 
-    rate: Rate
+    rate: Fraction  # Keras takes 0 to 1, both included (rate 1 drops everything)
     noise_shape: list[int | None] | None = None
     seed: Int | None = None
+
+    def output_shape(self, shapes: list[Shape]) -> Shape:
+        return _check_noise_shape(self.noise_shape, shapes[0])
+
+
+def _check_noise_shape(noise_shape: list[int | None] | None, x: Shape) -> Shape:
+    """A dropout mask's shape: one entry per input axis (batch included), each None, 1 or the axis's
+    length (Keras broadcasts the mask; anything else fails when the layer runs)."""
+    if noise_shape is None:
+        return x
+    if len(noise_shape) != len(x):
+        raise ShapeError(
+            f"noise_shape {noise_shape} has {len(noise_shape)} entries; the input has rank {len(x)} "
+            "(batch included): give one per axis"
+        )
+    for i, (n, d) in enumerate(zip(noise_shape, x)):
+        if n is not None and n != 1 and d is not None and n != d:
+            raise ShapeError(f"noise_shape entry {i} is {n}; it must be None, 1 or the axis's length {d}")
+    return x
 
 
 class _SpatialDropout(LayerArgs):
     macs = zero_macs  # no multiply-accumulates
 
     rank: ClassVar[int] = 3
-    rate: Rate
+    rate: Fraction  # Keras takes 0 to 1, both included (rate 1 drops everything)
     seed: Int | None = None
 
     @model_validator(mode="before")
@@ -256,7 +281,7 @@ class GaussianNoise(LayerArgs):
 
     macs = zero_macs  # no multiply-accumulates
 
-    stddev: NonNegativeNumber
+    stddev: Fraction  # Keras refuses a stddev outside [0, 1] when the layer is created
     seed: Int | None = None
 
 
@@ -266,7 +291,7 @@ class GaussianDropout(LayerArgs):
 
     macs = zero_macs  # no multiply-accumulates
 
-    rate: Rate
+    rate: Fraction  # Keras takes 0 to 1, both included (rate 1 drops everything)
     seed: Int | None = None
 
 
@@ -276,9 +301,12 @@ class AlphaDropout(LayerArgs):
 
     macs = zero_macs  # no multiply-accumulates
 
-    rate: Rate
+    rate: Fraction  # Keras takes 0 to 1, both included (rate 1 drops everything)
     noise_shape: list[int | None] | None = None
     seed: Int | None = None
+
+    def output_shape(self, shapes: list[Shape]) -> Shape:
+        return _check_noise_shape(self.noise_shape, shapes[0])
 
 
 @register

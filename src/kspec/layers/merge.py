@@ -6,28 +6,44 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import PlainValidator, WithJsonSchema
 
-from kspec.layers.registry import LayerArgs, Shape, ShapeError, format_shape, per_sample, register, zero_macs
+from kspec.layers.registry import (
+    LayerArgs,
+    Shape,
+    ShapeError,
+    axes_of,
+    format_shape,
+    per_sample,
+    register,
+    zero_macs,
+)
 from kspec.schema.types import Bool, Int
 
 
 def _broadcast(shapes: list[Shape], layer: str) -> Shape:
-    """Keras's elementwise merges broadcast like NumPy (batch dimension included)."""
-    rank = max(len(s) for s in shapes)
-    out: list[int | None] = []
-    padded = [(None,) * 0 + tuple([1] * (rank - len(s))) + tuple(s) for s in shapes]
-    for dims in zip(*padded):
-        concrete = {d for d in dims if d is not None and d != 1}
-        if len(concrete) > 1:
-            raise ShapeError(
-                f"{layer} needs inputs of the same shape, got " + ", ".join(format_shape(s) for s in shapes)
-            )
-        if concrete:
-            out.append(concrete.pop())
-        elif all(d == 1 for d in dims):
-            out.append(1)
-        else:
-            out.append(None)
-    return tuple(out)
+    """Keras's elementwise merges broadcast like NumPy past the batch dimension, pairwise, left to
+    right; an unknown length on either side stays unknown (as `Merge.compute_output_shape`)."""
+    out: tuple[int | None, ...] = tuple(shapes[0][1:])
+    for shape in shapes[1:]:
+        a, b = (out, tuple(shape[1:])) if len(out) >= len(shape) - 1 else (tuple(shape[1:]), out)
+        if not b:
+            out = a
+            continue
+        merged = list(a[: len(a) - len(b)])
+        for i, j in zip(a[len(a) - len(b) :], b):
+            if i is None or j is None:
+                merged.append(None)
+            elif i == 1 or j == 1:
+                merged.append(j if i == 1 else i)
+            elif i != j:
+                raise ShapeError(
+                    f"{layer} needs inputs of the same shape, got "
+                    + ", ".join(format_shape(s) for s in shapes)
+                )
+            else:
+                merged.append(i)
+        out = tuple(merged)
+    batch = {s[0] for s in shapes} - {None}
+    return (batch.pop() if len(batch) == 1 else None, *out)
 
 
 class _Elementwise(LayerArgs):
@@ -90,9 +106,7 @@ class Concatenate(LayerArgs):
             raise ShapeError(
                 "Concatenate needs inputs of the same rank, got " + ", ".join(format_shape(s) for s in shapes)
             )
-        axis = self.axis % rank
-        if axis == 0:
-            raise ShapeError("Concatenate cannot join along the batch axis")
+        (axis,) = axes_of(shapes[0], self.axis)
         out: list[int | None] = []
         for i, dims in enumerate(zip(*shapes)):
             if i == axis:

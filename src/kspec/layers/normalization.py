@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from kspec.layers.registry import LayerArgs, Shape, ShapeError, known, per_sample, register
+from kspec.layers.registry import LayerArgs, Shape, ShapeError, axes_of, known, per_sample, register
 from kspec.schema.types import Axes, Bool, Constraint, Initializer, Int, Number, Regularizer
 
 
@@ -71,7 +71,7 @@ class LayerNormalization(LayerArgs):
 
     def weight_counts(self, shapes: list[Shape]) -> tuple[int, int]:
         x = shapes[0]
-        size = math.prod(known(x[_axis(x, a)], "normalized dimension") for a in set(self.axis))
+        size = math.prod(known(x[a], "normalized dimension") for a in axes_of(x, self.axis))
         gamma = self.scale or self.rms_scaling
         beta = self.center and not self.rms_scaling
         return size * (int(gamma) + int(beta)), 0
@@ -115,3 +115,7 @@ class UnitNormalization(LayerArgs):
         return 2 * per_sample(output)
 
     axis: Axes = (-1,)
+
+    def output_shape(self, shapes: list[Shape]) -> Shape:
+        axes_of(shapes[0], self.axis, batch=True)
+        return shapes[0]

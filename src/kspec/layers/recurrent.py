@@ -7,7 +7,16 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import PlainValidator, WithJsonSchema, model_validator
 
 from kspec.layers.registry import LayerArgs, Shape, ShapeError, expect_rank, known, nested_layer, register
-from kspec.schema.types import Activation, Bool, Constraint, Initializer, Int, PositiveInt, Rate, Regularizer
+from kspec.schema.types import (
+    Activation,
+    Bool,
+    Constraint,
+    Initializer,
+    Int,
+    Number,
+    PositiveInt,
+    Regularizer,
+)
 
 
 def _no_return_state(v: Any) -> bool:
@@ -53,8 +62,8 @@ class _RNN(LayerArgs):
     kernel_constraint: Constraint = None
     recurrent_constraint: Constraint = None
     bias_constraint: Constraint = None
-    dropout: Rate = 0.0
-    recurrent_dropout: Rate = 0.0
+    dropout: Number = 0.0  # Keras clips the RNN dropouts into [0, 1]
+    recurrent_dropout: Number = 0.0
     seed: Int | None = None
     return_sequences: Bool = False
     #: true: the layer returns [output, *states] (`NAME:1`, `NAME:2` in the spec)

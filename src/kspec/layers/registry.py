@@ -113,6 +113,25 @@ def expect_rank(shape: Shape, rank: int | tuple[int, ...], what: str = "input") 
     return shape
 
 
+def axes_of(shape: Shape, axes: int | tuple[int, ...], *, batch: bool = False) -> tuple[int, ...]:
+    """Axes (negative ones counted from the end) as non-negative indices into `shape`.
+
+    Out of range, repeated (`[1, -2]` on a rank-3 input is axis 1 twice) or, unless `batch`,
+    the batch axis: a `ShapeError`, as Keras fails on them when the layer runs.
+    """
+    rank = len(shape)
+    out: list[int] = []
+    for axis in (axes,) if isinstance(axes, int) else axes:
+        if not -rank <= axis < rank:
+            raise ShapeError(f"axis {axis} is out of range for a rank-{rank} input (batch included)")
+        if axis % rank == 0 and not batch:
+            raise ShapeError(f"axis {axis} is the batch axis of a rank-{rank} input")
+        if axis % rank in out:
+            raise ShapeError(f"axis {axis} is listed twice (the same axis as {out[out.index(axis % rank)]})")
+        out.append(axis % rank)
+    return tuple(out)
+
+
 def known(dim: int | None, what: str) -> int:
     """A dimension that must be known to count parameters."""
     if dim is None:

@@ -17,6 +17,11 @@ def load(path: str | os.PathLike[str], *, allow_unsafe: bool = False) -> Spec:
 
     >>> spec = load("specs/seed_sequential.yaml")  # doctest: +SKIP
     """
+    return validate(read(path), allow_unsafe=allow_unsafe)
+
+
+def read(path: str | os.PathLike[str]) -> Document:
+    """Read and parse a YAML or JSON spec file (not yet validated)."""
     path = os.fspath(path)
     try:
         size = os.path.getsize(path)
@@ -35,8 +40,8 @@ def load(path: str | os.PathLike[str], *, allow_unsafe: bool = False) -> Spec:
     except OSError as exc:
         raise SpecError(f"cannot read: {exc.strerror}", file=path) from None
     doc = parse(data, file=path)
-    check_data(doc.data, path)
-    return validate(doc, allow_unsafe=allow_unsafe)
+    check_data(doc.data, path)  # a Keras model's JSON: point to `kspec import`
+    return doc
 
 
 def loads(text: str, *, file: str | None = None, allow_unsafe: bool = False) -> Spec:

@@ -97,28 +97,43 @@ def _gib(n: int) -> str:
     return f"{n / 2**30:,.1f} GiB"
 
 
-def check_graph(graph: Any, counts: Mapping[str, int] | None = None) -> None:
-    """Raise a located `SpecError` when `graph` is over the parameter limit; call before building.
+def over_limit(graph: Any, counts: Mapping[str, int] | None = None) -> SpecError | None:
+    """The located error when `graph` is over the parameter limit, else None.
 
     Layers the checker cannot count (outside the registry) count as zero unless `counts` (by
     layer name, from Keras's symbolic build: `kspec.builders.layers.symbolic_counts`) has
-    them; the error names the largest layer so the user knows what to shrink.
+    them; the error names the largest layer so the user knows what to shrink. `kspec check`
+    reports it as a warning (`kspec.graph.checks.parameter_limit`); building refuses it
+    (`check_graph`).
     """
     spec = graph.spec
     limit = max_params(override=graph.options.max_params)
     if not limit:
-        return
+        return None
     counts = counts or {}
     counted = [(n.params if n.params is not None else counts.get(n.name, 0), n) for n in graph.nodes]
     total = sum(p for p, _ in counted)
     if total <= limit:
-        return
+        return None
     biggest_params, biggest = max(counted, key=lambda pn: pn[0])
     dtypes = {n.spec.args.get("dtype") for n in graph.nodes if isinstance(n.spec.args.get("dtype"), str)}
-    dtype = dtypes.pop() if len(dtypes) == 1 else "float32"
-    raise spec.error(
-        biggest.spec.path,
+    dtype = str(dtypes.pop()) if len(dtypes) == 1 else "float32"
+    return spec.error(
+        biggest.spec.path, over_limit_message(total, limit, dtype, biggest.name, biggest_params)
+    )
+
+
+def check_graph(graph: Any, counts: Mapping[str, int] | None = None) -> None:
+    """Raise the located `SpecError` of `over_limit`; call before building."""
+    error = over_limit(graph, counts)
+    if error is not None:
+        raise error
+
+
+def over_limit_message(total: int, limit: int, dtype: str, biggest: str, biggest_params: int) -> str:
+    """The one message for a model over the parameter limit."""
+    return (
         f"the model has {total:,} parameters (about {_gib(estimate_bytes(total, dtype))} to train "
-        f"with Adam in {dtype}), over the limit of {limit:,}; the largest layer, {biggest.name!r}, "
-        f"has {biggest_params:,}. Raise the limit with --max-params or {ENV_MAX_PARAMS} (0: no limit)",
+        f"with Adam in {dtype}), over the limit of {limit:,}; the largest layer, {biggest!r}, "
+        f"has {biggest_params:,}. Raise the limit with --max-params or {ENV_MAX_PARAMS} (0: no limit)"
     )

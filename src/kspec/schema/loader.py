@@ -54,7 +54,22 @@ class Document:
         return SpecError(message, file=self.file, line=line, col=col, path=path)
 
 
+_UNCLOSED = {"while parsing a flow mapping": "{", "while parsing a flow sequence": "["}
+
+
 def _mark_error(file: str | None, exc: yaml.MarkedYAMLError) -> SpecError:
+    opener = _UNCLOSED.get(exc.context or "")
+    if opener and exc.context_mark and exc.problem_mark and exc.problem_mark.line > exc.context_mark.line:
+        # An unclosed `{` or `[`: PyYAML notices on a later line; the mistake is where it opened.
+        closer = "}" if opener == "{" else "]"
+        mark = exc.context_mark
+        return SpecError(
+            f"YAML syntax error: this {opener!r} is never closed "
+            f"(expected ',' or {closer!r} before line {exc.problem_mark.line + 1})",
+            file=file,
+            line=mark.line + 1,
+            col=mark.column + 1,
+        )
     mark = exc.problem_mark or exc.context_mark
     problem = exc.problem or exc.context or "invalid YAML"
     if exc.context and exc.problem:

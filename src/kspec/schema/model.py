@@ -12,16 +12,18 @@ from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchem
 
 from kspec.schema import names
 from kspec.schema.types import (
+    ArgumentError,
     Bool,
     DType,
     Int,
     Name,
-    NonNegativeInt,
     Number,
     PositiveInt,
     Rate,
     Ref,
+    Seed,
     Str,
+    check_keras_arguments,
     named_or_typed,
 )
 
@@ -52,7 +54,14 @@ def _check_schedule(kind: str, value: dict[str, Any]) -> None:
     if isinstance(schedule, dict) and "type" in schedule:
         t = schedule["type"]
         if not isinstance(t, str) or t not in names.LEARNING_RATE_SCHEDULES:
-            raise ValueError(names.unknown("learning-rate schedule", t, names.LEARNING_RATE_SCHEDULES))
+            raise ArgumentError(
+                names.unknown("learning-rate schedule", t, names.LEARNING_RATE_SCHEDULES),
+                ("learning_rate", "type"),
+            )
+        try:
+            check_keras_arguments("learning-rate schedule", schedule)
+        except ArgumentError as exc:
+            raise ArgumentError(str(exc), ("learning_rate", *exc.subpath)) from None
 
 
 def _no_check(kind: str, value: dict[str, Any]) -> None:
@@ -129,7 +138,7 @@ class SyntheticData(Strict):
         return v
 
     noise: Number = 0.1
-    seed: NonNegativeInt = 0
+    seed: Seed = 0
     features: list[FeatureName] = Field(
         default_factory=_plane_features,
         min_length=1,
@@ -210,12 +219,14 @@ def _callback(v: Any) -> Any:
     if v["type"] in names.UNSAFE_CALLBACKS:
         raise ValueError(f"callback {v['type']!r} runs code or reaches the network and is not allowed")
     if v["type"] not in names.CALLBACKS:
-        raise ValueError(names.unknown("callback", v["type"], names.CALLBACKS))
+        raise ArgumentError(names.unknown("callback", v["type"], names.CALLBACKS), ("type",))
     arg = CALLBACK_PATH_ARGS.get(v["type"])
     if arg is not None and arg in v:
         problem = run_path_problem(v[arg])
         if problem:
             raise ValueError(f"{v['type']}.{arg}: {problem}")
+    # kspec passes BackupAndRestore its folder in the run folder itself.
+    check_keras_arguments("callback", v, supplied=("backup_dir",) if v["type"] == "BackupAndRestore" else ())
     return v
 
 
@@ -237,9 +248,7 @@ class TrainModel(Strict):
     validation_split: Rate = 0.0
     test_split: Rate = 0.2
     shuffle: Bool = True
-    seed: NonNegativeInt | None = Field(
-        None, description="data split/shuffle seed (default: the spec's seed)"
-    )
+    seed: Seed | None = Field(None, description="data split/shuffle seed (default: the spec's seed)")
     callbacks: list[CallbackRef] = Field(default_factory=list)
 
 
@@ -293,7 +302,7 @@ class SpecModel(Strict):
 
     description: Str | None = None
     api: Literal["sequential", "functional", "subclass"] = "functional"  # = APIS
-    seed: NonNegativeInt | None = Field(None, description="same seed => same initial weights in every API")
+    seed: Seed | None = Field(None, description="same seed => same initial weights in every API")
     backend: Literal["tensorflow", "jax", "torch"] | None = Field(
         None, description="Keras backend (default: KERAS_BACKEND, else tensorflow); --backend wins"
     )

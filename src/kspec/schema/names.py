@@ -123,6 +123,10 @@ ZeroPadding1D ZeroPadding2D ZeroPadding3D
 #: passes --allow-unsafe.
 UNSAFE_LAYERS = frozenset("Lambda TFSMLayer JaxLayer FlaxLayer TorchModuleWrapper".split())
 
+#: Layer arguments whose `{type: ...}` value the builders turn into a layer (a wrapper's layer):
+#: validated like a top-level layer, at any depth.
+LAYER_ARGS = ("layer", "backward_layer")
+
 DTYPES = frozenset(
     "float16 bfloat16 float32 float64 int8 int16 int32 int64 uint8 uint16 uint32 bool string".split()
 )

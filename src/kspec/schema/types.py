@@ -53,6 +53,28 @@ def _rate(v: Any) -> float:
     return float(v)
 
 
+#: Seeds go to `keras.utils.set_random_seed` and NumPy, which take 0 to 2**32 - 1.
+MAX_SEED = 2**32 - 1
+
+
+def _seed(v: Any) -> int:
+    if not _is_int(v) or not 0 <= v <= MAX_SEED:
+        raise ValueError(f"must be a seed: an integer from 0 to 2**32 - 1, got {v!r}")
+    return v
+
+
+def _fraction(v: Any) -> float:
+    if not _is_number(v) or not 0 <= v <= 1:
+        raise ValueError(f"must be a number in [0, 1], got {v!r}")
+    return float(v)
+
+
+def _at_most_one(v: Any) -> float:
+    if not _is_number(v) or v > 1:
+        raise ValueError(f"must be a number no larger than 1, got {v!r}")
+    return float(v)
+
+
 def _bool(v: Any) -> bool:
     if not isinstance(v, bool):
         raise ValueError(f"must be true or false, got {v!r}")
@@ -152,9 +174,44 @@ def _check_object_args(kind: str, v: dict[str, Any]) -> None:
     """Catch wrongly typed arguments here: Keras creates weights lazily and would fail later."""
     for key, value in v.items():
         if key in _NUMERIC_ARGS and not _is_number(value):
-            raise ValueError(f"{kind} argument {key!r} must be a number, got {value!r}")
+            raise ArgumentError(f"{kind} argument {key!r} must be a number, got {value!r}", (key,))
         if key == "seed" and value is not None and not (_is_int(value) and value >= 0):
-            raise ValueError(f"{kind} argument 'seed' must be a non-negative integer or null, got {value!r}")
+            raise ArgumentError(
+                f"{kind} argument 'seed' must be a non-negative integer or null, got {value!r}", (key,)
+            )
+
+
+class ArgumentError(ValueError):
+    """A bad argument inside a `{type: ...}` object; `subpath` is where, below the object's key."""
+
+    def __init__(self, message: str, subpath: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.subpath = subpath
+
+
+def check_keras_arguments(kind: str, v: dict[str, Any], *, supplied: tuple[str, ...] = ()) -> None:
+    """The arguments of `{type: ClassName, ...}` against the installed Keras class's constructor
+    (from the generated `keras_args` table: no Keras import): unknown ones with a did-you-mean,
+    missing required ones. `supplied`: arguments kspec itself passes (BackupAndRestore's folder)."""
+    from kspec.schema.keras_args import ARGUMENTS
+
+    entry = ARGUMENTS.get(kind, {}).get(str(v.get("type")))
+    if entry is None:
+        return
+    accepted, required = entry
+    for key in v:
+        if key != "type" and key not in accepted:
+            if not accepted:
+                raise ArgumentError(f"{kind} {v['type']!r} takes no arguments, got {key!r}", (key,))
+            raise ArgumentError(
+                f"{kind} {v['type']} has no argument {key!r}"
+                + names.did_you_mean(key, accepted)
+                + f" (it takes {', '.join(accepted)})",
+                (key,),
+            )
+    for key in required:
+        if key not in v and key not in supplied:
+            raise ArgumentError(f"{kind} {v['type']} needs the argument {key!r}")
 
 
 def named_or_typed(
@@ -183,6 +240,7 @@ def named_or_typed(
                 raise ValueError(f"a {kind} given as a mapping needs 'type', got keys {sorted(v)}")
             if not isinstance(t, str) or t not in choices:
                 raise ValueError(names.unknown(kind, t, choices))
+            check_keras_arguments(kind, v)
             check_args(kind, v)
             return v
         raise ValueError(f"must be a {kind} name or {{type: ..., ...}}, got {v!r}")
@@ -227,6 +285,14 @@ Rate = Annotated[
     float, PlainValidator(_rate), WithJsonSchema({"type": "number", "minimum": 0, "exclusiveMaximum": 1})
 ]
 Bool = Annotated[bool, PlainValidator(_bool), WithJsonSchema({"type": "boolean"})]
+Seed = Annotated[
+    int, PlainValidator(_seed), WithJsonSchema({"type": "integer", "minimum": 0, "maximum": MAX_SEED})
+]
+AtMostOne = Annotated[float, PlainValidator(_at_most_one), WithJsonSchema({"type": "number", "maximum": 1})]
+#: A number from 0 to 1, both included (GaussianNoise's stddev, as Keras requires).
+Fraction = Annotated[
+    float, PlainValidator(_fraction), WithJsonSchema({"type": "number", "minimum": 0, "maximum": 1})
+]
 Str = Annotated[str, PlainValidator(_str), WithJsonSchema({"type": "string"})]
 Name = Annotated[str, PlainValidator(_name), WithJsonSchema({"type": "string", "pattern": NAME_PATTERN})]
 Ref = Annotated[str, PlainValidator(_ref), WithJsonSchema({"type": "string", "pattern": REF_PATTERN})]

@@ -12,6 +12,8 @@ from typing import Any
 from kspec.builders.objects import keras_config, keras_object
 from kspec.graph.resolve import Graph
 
+OUTPUT_CHECKS = ("losses_match_outputs", "metrics_match_outputs", "loss_weights_match_outputs")
+
 
 def optimizer(value: Any) -> Any:
     import keras
@@ -32,14 +34,9 @@ def _object(module: Any, value: Any) -> Any:
     return value  # a name: Keras resolves it (and names the metric after it)
 
 
-def _per_output(graph: Graph, value: Any, path: tuple[Any, ...], convert: Any) -> Any:
-    outputs = list(graph.outputs)
+def _per_output(value: Any, convert: Any) -> Any:
+    """A mapping output name -> value (its keys checked by `kspec.graph.checks`), or one value."""
     if isinstance(value, dict) and "type" not in value:
-        for key in value:
-            if key not in outputs:
-                raise graph.spec.error(
-                    path + (key,), f"the model has no output {key!r}; its outputs are {', '.join(outputs)}"
-                )
         return {k: convert(v) for k, v in value.items()}
     return convert(value)
 
@@ -69,22 +66,22 @@ def _guarded(graph: Graph, path: tuple[Any, ...], make: Any) -> Any:
 
 
 def compile_kwargs(graph: Graph, compile_cfg: dict[str, Any] | None) -> dict[str, Any]:
-    """Keyword arguments for `model.compile`; spec errors point into `compile:`."""
+    """Keyword arguments for `model.compile`; spec errors point into `compile:`.
+
+    The cross-field rules (a loss to train with, one loss or weight per output, mappings keyed
+    by output names) are `kspec.graph.checks`, run here again for API callers who never checked.
+    """
     import keras
 
-    spec = graph.spec
+    from kspec.graph.checks import NEEDS_LOSS, run_checks
+
+    run_checks(graph, only=("loss_for_training", *OUTPUT_CHECKS))
     cfg = dict(compile_cfg or {})
-    if cfg.get("loss") is None:
-        raise spec.error(
-            ("compile",) if compile_cfg else (),
-            "training needs a loss: add "
-            "`compile: {loss: sparse_categorical_crossentropy}` (or another Keras loss)",
-        )
+    if cfg.get("loss") is None:  # the spec has no `train:` (compare fits without one)
+        raise graph.spec.error(("compile",) if compile_cfg else (), NEEDS_LOSS)
     outputs = list(graph.outputs)
     loss = cfg["loss"]
     if isinstance(loss, list):
-        if len(loss) != len(outputs):
-            raise spec.error(("compile", "loss"), f"{len(loss)} losses for {len(outputs)} outputs")
         loss = dict(zip(outputs, loss)) if len(outputs) > 1 else loss[0]
     kwargs: dict[str, Any] = {
         "optimizer": _guarded(
@@ -93,7 +90,7 @@ def compile_kwargs(graph: Graph, compile_cfg: dict[str, Any] | None) -> dict[str
         "loss": _guarded(
             graph,
             ("compile", "loss"),
-            lambda: _per_output(graph, loss, ("compile", "loss"), lambda v: _object(keras.losses, v)),
+            lambda: _per_output(loss, lambda v: _object(keras.losses, v)),
         ),
     }
     metrics = cfg.get("metrics")
@@ -107,7 +104,7 @@ def compile_kwargs(graph: Graph, compile_cfg: dict[str, Any] | None) -> dict[str
             kwargs["metrics"] = _guarded(
                 graph,
                 ("compile", "metrics"),
-                lambda: _per_output(graph, metrics, ("compile", "metrics"), metric_list),
+                lambda: _per_output(metrics, metric_list),
             )
         elif len(outputs) > 1:  # the same metrics for every output
             kwargs["metrics"] = _guarded(
@@ -118,13 +115,9 @@ def compile_kwargs(graph: Graph, compile_cfg: dict[str, Any] | None) -> dict[str
     weights = cfg.get("loss_weights")
     if weights is not None:
         if isinstance(weights, list):
-            if len(weights) != len(outputs):
-                raise spec.error(
-                    ("compile", "loss_weights"), f"{len(weights)} weights for {len(outputs)} outputs"
-                )
             weights = dict(zip(outputs, weights)) if len(outputs) > 1 else weights
         else:
-            weights = _per_output(graph, weights, ("compile", "loss_weights"), float)
+            weights = _per_output(weights, float)
         kwargs["loss_weights"] = weights
     for key in ("jit_compile", "steps_per_execution", "run_eagerly"):
         if key in cfg:

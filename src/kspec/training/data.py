@@ -22,8 +22,10 @@ from typing import Any
 import numpy as np
 
 from kspec.errors import KspecRuntimeError, SpecError, first_line, shorten
+from kspec.graph.checks import run_checks
 from kspec.graph.resolve import Graph
 from kspec.modelfile import check_zip_directory
+from kspec.schema import datasets
 from kspec.schema.limits import data_problem
 
 # Arrays smaller than this are gathered into memory and sliced by tf.data; larger ones
@@ -280,28 +282,14 @@ def names_list(names: list[str], limit: int = 8) -> str:
 
 
 def _resolve_path(spec_dir: str, path: str) -> str:
-    return path if os.path.isabs(path) else os.path.join(spec_dir, path)
+    return datasets.data_file(spec_dir, path)  # the one rule, shared with `kspec check`
 
 
-def _by_name(value: Any, names: list[str], what: str, err: Any, key: str) -> dict[str, Any]:
-    """`x`/`y` given as one array name or a mapping model input/output name -> array name."""
+def _by_name(value: Any, names: list[str]) -> dict[str, Any]:
+    """`x`/`y` given as one array name or a mapping model input/output name -> array name
+    (the mapping's keys are checked by `kspec.graph.checks.data_matches_inputs`)."""
     if isinstance(value, dict):
-        unknown = [k for k in value if k not in names]
-        if unknown:
-            raise err(
-                DATA_PATH + (key, unknown[0]),
-                f"the model has no {what} {unknown[0]!r}; its {what}s are {', '.join(names)}",
-            )
-        missing = [n for n in names if n not in value]
-        if missing:
-            raise err(DATA_PATH + (key,), f"no array given for {what} {missing[0]!r}")
         return dict(value)
-    if what == "input" and len(names) > 1:
-        raise err(
-            DATA_PATH + (key,),
-            f"the model has {len(names)} inputs ({', '.join(names)}); "
-            "map each to an array: {input_name: array_name, ...}",
-        )
     return {n: value for n in names}  # one target array feeds every output (auxiliary heads)
 
 
@@ -313,13 +301,10 @@ def load_arrays(graph: Graph, data: dict[str, Any], spec_dir: str) -> Arrays:
     in_names = [i.name for i in graph.inputs]
     out_names = list(graph.outputs)
     fixed_test = None
+    # The data file itself is checked where it is read, beside `spec_dir` (evaluate RUN and the
+    # Playground read from another folder than the spec's): its errors name the path there.
+    run_checks(graph, only=("data_matches_inputs",))
     if kind in ("sklearn", "synthetic"):
-        if len(in_names) > 1:
-            raise err(
-                DATA_PATH,
-                f"{kind} data has one feature table but the model has "
-                f"{len(in_names)} inputs; use npz or csv data mapped by input name",
-            )
         if kind == "sklearn":
             x, y = _sklearn(data)
         else:
@@ -330,8 +315,8 @@ def load_arrays(graph: Graph, data: dict[str, Any], spec_dir: str) -> Arrays:
         arrays = Arrays(x={in_names[0]: x}, y={o: y for o in out_names})
     elif kind == "npz":
         path = _resolve_path(spec_dir, data["path"])
-        x_map = _by_name(data.get("x", "x"), in_names, "input", err, "x")
-        y_map = _by_name(data.get("y", "y"), out_names, "output", err, "y")
+        x_map = _by_name(data.get("x", "x"), in_names)
+        y_map = _by_name(data.get("y", "y"), out_names)
         try:
             headers = npz_headers(path)
         except FileNotFoundError:
@@ -375,10 +360,6 @@ def load_arrays(graph: Graph, data: dict[str, Any], spec_dir: str) -> Arrays:
     elif kind == "csv":
         arrays = _csv(data, spec_dir, in_names, out_names, err)
     elif kind == "keras":
-        if len(in_names) > 1:
-            raise err(
-                DATA_PATH, f"keras datasets have one feature array but the model has {len(in_names)} inputs"
-            )
         x, y, fixed_test = _keras_dataset(data)
         arrays = Arrays(x={in_names[0]: x}, y={o: y for o in out_names})
     else:  # pragma: no cover
@@ -475,10 +456,9 @@ def _fit_shapes(graph: Graph, arrays: Arrays, err: Any) -> None:
     for inp in graph.inputs:
         arr = arrays.x[inp.name]
         want: tuple[Any, ...] = tuple(inp.shape)
-        if arr.shape[1:] == want or (None in want and len(want) == arr.ndim - 1):
-            continue
-        if None not in want and int(np.prod(want)) == int(np.prod(arr.shape[1:])):
-            arrays.x[inp.name] = arr.reshape((len(arr), *want))
+        if datasets.fits_input(arr.shape[1:], want):  # the rule `kspec check` applies to known data
+            if arr.shape[1:] != want and None not in want:
+                arrays.x[inp.name] = arr.reshape((len(arr), *want))
             continue
         raise err(
             DATA_PATH,
@@ -529,9 +509,9 @@ def split(arrays: Arrays, test_split: float, validation_split: float, seed: int)
         rest = rng.permutation(np.setdiff1d(np.arange(n), test))
     else:
         order = rng.permutation(n)
-        n_test = int(round(n * test_split))
+        _, _, n_test = datasets.split_sizes(n, test_split, 0.0)
         test, rest = np.sort(order[:n_test]), order[n_test:]
-    n_val = int(round(len(rest) * validation_split))
+    _, n_val, _ = datasets.split_sizes(len(rest), 0.0, validation_split)
     arrays.val, arrays.train, arrays.test = np.sort(rest[:n_val]), np.sort(rest[n_val:]), np.asarray(test)
     if len(arrays.train) == 0:
         raise KspecRuntimeError(

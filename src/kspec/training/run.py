@@ -27,6 +27,7 @@ import yaml
 from kspec._version import __version__
 from kspec.errors import KspecRuntimeError, SpecError, shorten
 from kspec.files import save_model, write_text
+from kspec.graph.checks import run_checks
 from kspec.graph.resolve import resolve
 from kspec.schema.io import load, loads
 from kspec.schema.loader import MAX_BYTES as MAX_SPEC_BYTES
@@ -242,13 +243,18 @@ def train(
     if not isinstance(spec, Spec):
         spec = load(spec)
     if spec.train is None:
-        raise spec.error((), "no `train:` section: add one with at least `data:` (see `kspec schema`)")
+        raise spec.error(
+            (),
+            "no `train:` section: add one with at least `data:` (see the `train` section of the "
+            "spec format, docs/spec.md#train)",
+        )
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
         if value is not None and (not isinstance(value, int) or value < 1):
             raise SpecError(f"--{name.replace('_', '-')} must be a positive integer, got {value!r}")
     api = api or spec.api
     run_dir = os.fspath(out_dir)
     graph = resolve(spec, build_options)
+    run_checks(graph)  # what `kspec check` rejects, for API callers who never ran it
     CompileModel.model_validate(spec.compile or {})
     digest = spec_hash(spec)
     targets = [*RUN_FILES, BACKUP, LOCK, *callback_targets(spec)]

@@ -1,0 +1,291 @@
+"""Differential test: `kspec check`'s verdict against Keras's, on odd but plausible arguments.
+
+For every layer in the registry, hypothesis draws a valid case (the strategies of
+test_rules_vs_keras) and then mutates it: an argument replaced by an edge or invalid value (axes
+out of range, negative or repeated; `noise_shape` of the wrong rank; strides, dilation and
+padding corners; attention axes; zero units...) and the input shapes changed (rank, `None`
+dimensions, mismatched merge inputs). kspec's verdict is `kspec.check` on a one-layer spec;
+Keras's is the layer built and called on symbolic inputs (its output shape) and then run once on
+a batch of zeros. They must agree: both reject, or both accept with the same output shape.
+
+`make test` compares 5,000 cases (one Keras process, the session fixture) plus a sample built
+with every API `kspec check` says is available and run forward; `KSPEC_DIFF_EXAMPLES` and the
+`heavy` variant run more. `REGRESSIONS` keeps every disagreement found so far.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import kspec
+from kspec.layers import REGISTRY
+from test_rules_vs_keras import STRATEGIES
+
+EXAMPLES = int(os.environ.get("KSPEC_DIFF_EXAMPLES", 5000))
+BUILD_EXAMPLES = int(os.environ.get("KSPEC_DIFF_BUILD_EXAMPLES", 60))
+RUN_EVERY = int(os.environ.get("KSPEC_DIFF_RUN_EVERY", 5))
+
+#: Edge and invalid values by argument name (any registry entry with that argument gets them).
+EDGES: dict[str, list[Any]] = {
+    "axis": [-5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 7, [1, -2], [1, 1], [-1, 0], [1, 2]],
+    "axes": [-1, 0, 1, 2, 3, [1, 1], [1, 2], [2, 2], [0, 1], [2, 1]],
+    "noise_shape": [None, [None], [None, 1], [1, 1], [None, None, None], [2], [1, None], [None, 1, 1]],
+    "strides": [1, 2, 3, 5, [1, 2], [2, 1, 1], [2, 2]],
+    "pool_size": [1, 2, 3, 5, [1, 2], [2, 2, 2]],
+    "kernel_size": [1, 2, 3, 5, [1, 3], [3, 3, 3]],
+    "dilation_rate": [1, 2, 3, [1, 2], [2, 2]],
+    "padding": ["valid", "same", "causal", "full"],
+    "attention_axes": [None, 1, -1, [1], [1, 2], [0], [2, 1], [5], [-2, -1]],
+    "rate": [0, 0.0, 0.5, 0.99, 1, 1.0, -0.1, 1.5],
+    "dropout": [0.0, 0.5, 1.0, -0.5],
+    "units": [1, 2, 0, -1],
+    "filters": [1, 2, 0],
+    "n": [1, 2, 0],
+    "num_heads": [1, 2, 0],
+    "key_dim": [1, 2, 0],
+    "groups": [1, 2, 3, 4, 0],
+    "depth_multiplier": [1, 2, 0],
+    "dims": [[1], [2, 1], [1, 1], [1, 2, 3], [0, 1], [3, 1, 2]],
+    "target_shape": [[-1], [2, -1], [-1, -1], [0], [4], [2, 2], [1, 1, -1]],
+    "cropping": [0, 1, 3, [1, 0], [[1, 1], [0, 2]]],
+    "size": [1, 2, [2, 1]],
+    "output_padding": [None, 0, 1, 2, [1, 1]],
+    "data_format": [None, "channels_last", "channels_first"],
+    "shared_axes": [None, 1, [1, 2], [0], [3], [-1]],
+    "max_value": [None, 0, 1.0, 6.0],
+    "negative_slope": [0.0, 0.3, 1.0],
+    "threshold": [0.0, 1.0, -1.0],
+    "stddev": [0.0, 0.5, 1.0, 1.5],
+    "epsilon": [1e-3, 0.0, 1.0],
+    "momentum": [0.0, 0.99, 1.0],
+    "mask_value": [0.0, 1.0],
+    "bias_axes": [None, "c", "d", "x"],
+    "output_shape": [1, 2, [2], [None, 2], [2, 3]],
+    "merge_mode": ["concat", "sum", "mul", "ave", None],
+    "interpolation": ["nearest", "bilinear"],
+    "lora_rank": [None, 1, 2],
+}
+
+
+def mutate_shape(draw: Any, shape: tuple) -> tuple:
+    how = draw(st.integers(0, 5))
+    if how == 0 and shape:  # drop a dimension
+        return shape[:-1]
+    if how == 1:  # add one
+        return (*shape, draw(st.integers(1, 4)))
+    if how == 2 and shape:  # an unknown length
+        i = draw(st.integers(0, len(shape) - 1))
+        return (*shape[:i], None, *shape[i + 1 :])
+    if how == 3:  # small dimensions
+        return tuple(draw(st.integers(1, 3)) if d is not None else None for d in shape)
+    return shape
+
+
+@st.composite
+def case(draw: Any) -> tuple[str, dict[str, Any], list[tuple], str | None]:
+    layer_type = draw(st.sampled_from(sorted({cls.keras_type for cls in REGISTRY.values()})))
+    args, shapes, dtype = draw(STRATEGIES[layer_type])
+    args = dict(args)
+    fields = [f.alias or k for k, f in REGISTRY[layer_type].model_fields.items()]
+    candidates = [f for f in fields if f in EDGES]
+    for _ in range(draw(st.integers(0, 2))):
+        if candidates:
+            key = draw(st.sampled_from(candidates))
+            value = draw(st.sampled_from(EDGES[key]))
+            if value is None:
+                args.pop(key, None)
+            else:
+                args[key] = value
+    shapes = [tuple(s) for s in shapes]
+    if draw(st.integers(0, 2)) == 0:
+        k = draw(st.integers(0, len(shapes) - 1))
+        shapes[k] = mutate_shape(draw, shapes[k])
+    return layer_type, args, shapes, dtype
+
+
+def one_layer_spec(layer_type: str, args: dict[str, Any], shapes: list[tuple], dtype: str | None) -> dict:
+    names = [f"in{i}" for i in range(len(shapes))]
+    inputs = [
+        {"name": n, "shape": list(s), **({"dtype": dtype} if dtype else {})} for n, s in zip(names, shapes)
+    ]
+    layer = {"type": layer_type, "name": "probe", **args}
+    if len(shapes) > 1:
+        layer["inputs"] = names
+    return {"name": "diff", "inputs": inputs, "layers": [layer]}
+
+
+def kspec_verdict(spec: dict) -> tuple[Any, ...] | None:
+    """kspec check's output shape of the layer, or None when check rejects the spec."""
+    try:
+        report = kspec.check(kspec.from_dict(spec))
+    except kspec.SpecError:
+        return None
+    shape = report.graph.nodes[0].output_shape
+    assert shape is not None, "every registry layer gets a shape from check"
+    return tuple(shape)
+
+
+def keras_verdict(
+    keras: Any, layer_type: str, args: dict, shapes: list[tuple], dtype: str | None, run: bool = True
+):
+    """Keras's output shape (symbolic call), or None when building, calling or (with `run`)
+    running it on a batch of zeros fails."""
+    from kspec.builders.layers import call_layer
+    from kspec.builders.objects import make_layer
+
+    style = REGISTRY[layer_type].call_style
+    try:
+        layer = make_layer(layer_type, args, "probe", seed=None)
+        out = call_layer(layer, style, [keras.Input(shape=s, dtype=dtype or "float32") for s in shapes])
+        if run and not any(d is None for s in shapes for d in s):  # an unknown length: no one size
+            result = _run(layer, style, [_batch(s, dtype) for s in shapes])
+            if not all(np.isfinite(np.asarray(r, dtype="float64")).all() for r in _flat(result)):
+                return None  # NaN or inf from ordinary data: training would stop at once
+    except Exception:
+        return None
+    out = out[0] if isinstance(out, (list, tuple)) else out
+    return tuple(out.shape)
+
+
+def _batch(shape: tuple, dtype: str | None) -> Any:
+    """Two rows of ordinary data: normal floats (not zeros: a variance of 0 is no real input), or
+    zeros for integer inputs (valid indices for any Embedding)."""
+    if dtype and not dtype.startswith("float"):
+        return np.zeros((2, *shape), dtype)
+    return np.random.default_rng(0).standard_normal((2, *shape)).astype(dtype or "float32")
+
+
+def _flat(x: Any) -> list[Any]:
+    return [y for item in x for y in _flat(item)] if isinstance(x, (list, tuple)) else [x]
+
+
+def _run(layer: Any, style: str, batch: list[Any]) -> Any:
+    """One forward pass as training runs it (dropout and noise active: a rate Keras cannot use fails)."""
+    import inspect
+
+    takes_training = "training" in inspect.signature(layer.call).parameters
+    kwargs = {"training": True} if takes_training else {}
+    if style == "list":
+        return layer(batch, **kwargs)
+    if style == "args":
+        return layer(*batch, **kwargs)
+    return layer(batch[0] if len(batch) == 1 else batch, **kwargs)
+
+
+def disagreement(
+    keras: Any, layer_type: str, args: dict, shapes: list[tuple], dtype: str | None, run: bool = True
+) -> str | None:
+    """Where check and Keras disagree, in one line; None when they agree. Without `run`, Keras's
+    verdict is its symbolic call alone (shapes), unless check rejects: then running decides."""
+    spec = one_layer_spec(layer_type, args, shapes, dtype)
+    ours = kspec_verdict(spec)
+    theirs = keras_verdict(keras, layer_type, args, shapes, dtype, run=run or ours is None)
+    if ours == theirs:
+        return None
+    return f"{layer_type}({args}) on {shapes}: check {ours}, Keras {theirs} (None: rejects)"
+
+
+#: Every disagreement found so far (then fixed), kept as a regression case.
+REGRESSIONS: list[tuple[str, dict[str, Any], list[tuple], str | None]] = [
+    ("Concatenate", {"axis": 7}, [(4, 6), (4, 6)], None),  # issue 16.6
+    ("Softmax", {"axis": 3}, [(4,)], None),  # issue 16.7
+    ("LayerNormalization", {"axis": [1, -2]}, [(4, 5)], None),  # issue 16.7: the same axis twice
+    ("GaussianNoise", {"stddev": 1.5}, [(4,)], None),
+]
+
+
+@pytest.mark.parametrize("layer_type,args,shapes,dtype", REGRESSIONS)
+def test_past_disagreements(keras, layer_type, args, shapes, dtype):
+    assert disagreement(keras, layer_type, args, shapes, dtype) is None
+
+
+def _compare_many(keras: Any, examples: int, run_every: int) -> list[str]:
+    found: list[str] = []
+    seen = [0]
+
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+    )
+    @given(case())
+    def compare(c: tuple) -> None:
+        seen[0] += 1
+        problem = disagreement(keras, *c, run=seen[0] % run_every == 0)
+        if problem is not None:
+            found.append(problem)
+
+    compare()
+    assert seen[0] >= examples
+    return found
+
+
+def test_check_agrees_with_keras(keras):
+    """5,000 cases: every one compared on shapes, one in RUN_EVERY also run forward by Keras
+    (the symbolic call lets some failures through: Softmax on an axis the input lacks)."""
+    found = _compare_many(keras, EXAMPLES, RUN_EVERY)
+    assert found == [], f"{len(found)} disagreements:\n" + "\n".join(sorted(set(found))[:40])
+
+
+@pytest.mark.heavy
+def test_check_agrees_with_keras_at_length(keras):
+    """`make test-all`: 50,000 cases, every one run forward."""
+    found = _compare_many(keras, 10 * EXAMPLES, 1)
+    assert found == [], f"{len(found)} disagreements:\n" + "\n".join(sorted(set(found))[:40])
+
+
+def test_a_keras_failure_names_its_reason_not_the_wrapper(keras):
+    """Issue 16.7: Keras's "Exception encountered when calling X.call()" hides the reason."""
+    from kspec.builders.layers import keras_complaint
+
+    with pytest.raises(Exception) as info:  # noqa: B017  (Keras raises several types)
+        keras.layers.Softmax(axis=3)(np.zeros((1, 4), "float32"))
+    assert str(info.value).startswith("Exception encountered when calling")
+    message = keras_complaint(info.value)
+    assert message and "Exception encountered" not in message and "\n" not in message
+
+
+@pytest.mark.parametrize("api", ["functional", "subclass", "sequential"])
+def test_check_agrees_with_built_models(keras, api):
+    """A sample built as a whole model with each API check says is available, then run forward:
+    what check accepts builds and runs with the shape check gave."""
+    agreed = [0]
+
+    @settings(
+        max_examples=BUILD_EXAMPLES,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(case())
+    def compare(c: tuple) -> None:
+        layer_type, args, shapes, dtype = c
+        spec = kspec.from_dict(one_layer_spec(layer_type, args, shapes, dtype))
+        try:
+            report = kspec.check(spec)
+        except kspec.SpecError:
+            return  # check's rejections are compared with Keras's in test_check_agrees_with_keras
+        if api == "sequential" and report.graph.sequential_problem() is not None:
+            return  # not an API check offers for this spec
+        batch = [np.zeros((2, *[d or 4 for d in s]), dtype or "float32") for s in shapes]
+        try:
+            model = kspec.build(spec, api=api)
+            out = model(batch[0] if len(batch) == 1 else batch)
+        except Exception as exc:
+            raise AssertionError(f"check accepts {layer_type}({args}) on {shapes}; {api}: {exc}") from None
+        out = out[0] if isinstance(out, (list, tuple)) else out
+        expected = report.graph.nodes[0].output_shape
+        assert all(e is None or e == o for e, o in zip(expected[1:], tuple(out.shape)[1:]))
+        agreed[0] += 1
+
+    compare()
+    assert agreed[0] > 0

@@ -6,11 +6,14 @@ out of range, negative or repeated; `noise_shape` of the wrong rank; strides, di
 padding corners; attention axes; zero units...) and the input shapes changed (rank, `None`
 dimensions, mismatched merge inputs). kspec's verdict is `kspec.check` on a one-layer spec;
 Keras's is the layer built and called on symbolic inputs (its output shape) and then run once on
-a batch of zeros. They must agree: both reject, or both accept with the same output shape.
+a batch of ordinary data, whose result must have the symbolic shape. They must agree: both
+reject, or both accept with the same output shape.
 
-`make test` compares 5,000 cases (one Keras process, the session fixture) plus a sample built
-with every API `kspec check` says is available and run forward; `KSPEC_DIFF_EXAMPLES` and the
-`heavy` variant run more. `REGRESSIONS` keeps every disagreement found so far.
+`make test` compares 400 cases (one Keras process, the session fixture; one in 5 run forward)
+plus a sample built with every API `kspec check` says is available and run forward; the `heavy`
+variant (`make test-all`) compares 5,000, every one run forward (`KSPEC_DIFF_EXAMPLES`,
+`KSPEC_DIFF_HEAVY_EXAMPLES` change the counts). `REGRESSIONS` keeps every disagreement found so
+far.
 """
 
 from __future__ import annotations
@@ -27,7 +30,10 @@ import kspec
 from kspec.layers import REGISTRY
 from test_rules_vs_keras import STRATEGIES
 
-EXAMPLES = int(os.environ.get("KSPEC_DIFF_EXAMPLES", 5000))
+#: `make test` compares a representative sample; `make test-all` (marker `heavy`) the 5,000 cases
+#: the issue asks for, every one also run forward.
+EXAMPLES = int(os.environ.get("KSPEC_DIFF_EXAMPLES", 400))
+HEAVY_EXAMPLES = int(os.environ.get("KSPEC_DIFF_HEAVY_EXAMPLES", 5000))
 BUILD_EXAMPLES = int(os.environ.get("KSPEC_DIFF_BUILD_EXAMPLES", 60))
 RUN_EVERY = int(os.environ.get("KSPEC_DIFF_RUN_EVERY", 5))
 
@@ -131,11 +137,26 @@ def kspec_verdict(spec: dict) -> tuple[Any, ...] | None:
     return tuple(shape)
 
 
+#: A fixed length for unknown (None) axes when a case must be run to settle it.
+FILL = 16
+
+
+class BackendKernelBug(Exception):
+    """TensorFlow's oneDNN CPU kernel refuses a valid configuration (not a verdict on the spec)."""
+
+
 def keras_verdict(
-    keras: Any, layer_type: str, args: dict, shapes: list[tuple], dtype: str | None, run: bool = True
+    keras: Any,
+    layer_type: str,
+    args: dict,
+    shapes: list[tuple],
+    dtype: str | None,
+    run: bool = True,
+    fill_unknown: bool = False,
 ):
     """Keras's output shape (symbolic call), or None when building, calling or (with `run`)
-    running it on a batch of zeros fails."""
+    running it on a batch of ordinary data fails. Inputs with unknown lengths are run only with
+    `fill_unknown` (lengths of FILL): when check rejects them, some length must fail in Keras."""
     from kspec.builders.layers import call_layer
     from kspec.builders.objects import make_layer
 
@@ -143,14 +164,34 @@ def keras_verdict(
     try:
         layer = make_layer(layer_type, args, "probe", seed=None)
         out = call_layer(layer, style, [keras.Input(shape=s, dtype=dtype or "float32") for s in shapes])
-        if run and not any(d is None for s in shapes for d in s):  # an unknown length: no one size
-            result = _run(layer, style, [_batch(s, dtype) for s in shapes])
+        if run and (fill_unknown or not any(d is None for s in shapes for d in s)):
+            filled = [tuple(FILL if d is None else d for d in s) for s in shapes]
+            result = _run(layer, style, [_batch(s, dtype) for s in filled])
             if not all(np.isfinite(np.asarray(r, dtype="float64")).all() for r in _flat(result)):
                 return None  # NaN or inf from ordinary data: training would stop at once
-    except Exception:
+            if not _same_shape(
+                _flat(result)[0].shape, (out[0] if isinstance(out, (list, tuple)) else out).shape
+            ):
+                # The forward pass broadcasts to another shape than the symbolic call gave (a
+                # noise_shape of the wrong rank) or changes the batch (Concatenate on axis 0):
+                # a model of it cannot train (one prediction per sample), whatever Keras builds.
+                return None
+    except Exception as exc:
+        if "could not create a primitive descriptor" in str(exc):
+            raise BackendKernelBug(str(exc).splitlines()[-1][:200]) from None
         return None
     out = out[0] if isinstance(out, (list, tuple)) else out
     return tuple(out.shape)
+
+
+def _same_shape(ran: tuple, symbolic: tuple) -> bool:
+    """The forward pass on a batch of 2 has the symbolic shape (unknown lengths match anything)."""
+    ran, symbolic = tuple(ran), tuple(symbolic)
+    return (
+        len(ran) == len(symbolic)
+        and ran[:1] == (2,)
+        and all(s is None or s == r for r, s in zip(ran[1:], symbolic[1:]))
+    )
 
 
 def _batch(shape: tuple, dtype: str | None) -> Any:
@@ -185,11 +226,22 @@ def disagreement(
     verdict is its symbolic call alone (shapes), unless check rejects: then running decides."""
     spec = one_layer_spec(layer_type, args, shapes, dtype)
     ours = kspec_verdict(spec)
-    theirs = keras_verdict(keras, layer_type, args, shapes, dtype, run=run or ours is None)
+    try:
+        theirs = keras_verdict(
+            keras, layer_type, args, shapes, dtype, run=run or ours is None, fill_unknown=ours is None
+        )
+    except BackendKernelBug:
+        # Conv2D/3DTranspose with output_padding 0, padding same and strides > 1: TensorFlow's
+        # oneDNN kernel fails where Keras's own shapes (and the JAX backend) are fine.
+        KERNEL_BUGS.append(f"{layer_type}({args}) on {shapes}")
+        return None
     if ours == theirs:
         return None
     return f"{layer_type}({args}) on {shapes}: check {ours}, Keras {theirs} (None: rejects)"
 
+
+#: Cases whose forward pass hit a TensorFlow kernel bug (skipped, not counted as agreements).
+KERNEL_BUGS: list[str] = []
 
 #: Every disagreement found so far (then fixed), kept as a regression case.
 REGRESSIONS: list[tuple[str, dict[str, Any], list[tuple], str | None]] = [
@@ -197,6 +249,32 @@ REGRESSIONS: list[tuple[str, dict[str, Any], list[tuple], str | None]] = [
     ("Softmax", {"axis": 3}, [(4,)], None),  # issue 16.7
     ("LayerNormalization", {"axis": [1, -2]}, [(4, 5)], None),  # issue 16.7: the same axis twice
     ("GaussianNoise", {"stddev": 1.5}, [(4,)], None),
+    # Found by the 5,000-case run after the rebase of 2026-12-02:
+    ("AlphaDropout", {"rate": 0.1, "noise_shape": [None, 1, 1]}, [(5,)], None),  # broadcasts to (2, 2, 5)
+    ("AlphaDropout", {"rate": 1.0}, [(2,)], None),  # Keras divides by 1 - rate when it runs
+    ("GaussianDropout", {"rate": 1}, [(1, 4, 1)], None),
+    ("Concatenate", {"axis": 0}, [(3, 4), (3, 4)], None),  # the batch axis: 4 rows out of 2
+    (
+        "DepthwiseConv1D",
+        {"kernel_size": 1, "padding": "same", "strides": 3, "dilation_rate": 3},
+        [(6, 3)],
+        None,
+    ),
+    (
+        "SeparableConv2D",
+        {"filters": 2, "kernel_size": 2, "strides": 2, "dilation_rate": 2},
+        [(9, 9, 3)],
+        None,
+    ),
+    ("Dot", {"axes": [-1, 1]}, [(None,), (2,)], None),  # Keras compares an unknown length with 2
+    ("AlphaDropout", {"rate": 0.3, "noise_shape": [1, 1]}, [(2, 1)], None),  # broadcasts from the right
+    ("Dropout", {"rate": 0.1, "noise_shape": [1, None]}, [(2, 2)], None),
+    ("Dropout", {"rate": 0, "noise_shape": [2]}, [(3, 5, 1)], None),  # unused at rate 0
+    ("Dropout", {"rate": 0.3, "noise_shape": [None]}, [(5, 1, 4)], None),  # the batch's length meets 4
+    ("EinsumDense", {"equation": "ab,bc->ac", "output_shape": [4]}, [(1, 2)], None),  # rank 3 for 'ab'
+    ("LayerNormalization", {"axis": 3, "center": False, "scale": False}, [(5, 5, None)], None),
+    ("LayerNormalization", {"axis": [-1, 0], "center": False, "scale": False}, [(3, 2, 1)], None),
+    ("Softmax", {"axis": -4}, [(None, 5)], None),  # out of range: fails once the length is known
 ]
 
 
@@ -223,22 +301,24 @@ def _compare_many(keras: Any, examples: int, run_every: int) -> list[str]:
         if problem is not None:
             found.append(problem)
 
+    bugs_before = len(KERNEL_BUGS)
     compare()
     assert seen[0] >= examples
+    assert len(KERNEL_BUGS) - bugs_before <= examples // 50, KERNEL_BUGS[bugs_before:][:5]  # rare
     return found
 
 
 def test_check_agrees_with_keras(keras):
-    """5,000 cases: every one compared on shapes, one in RUN_EVERY also run forward by Keras
-    (the symbolic call lets some failures through: Softmax on an axis the input lacks)."""
+    """A sample (400 cases): every one compared on shapes, one in RUN_EVERY also run forward by
+    Keras (the symbolic call lets some failures through: Softmax on an axis the input lacks)."""
     found = _compare_many(keras, EXAMPLES, RUN_EVERY)
     assert found == [], f"{len(found)} disagreements:\n" + "\n".join(sorted(set(found))[:40])
 
 
 @pytest.mark.heavy
 def test_check_agrees_with_keras_at_length(keras):
-    """`make test-all`: 50,000 cases, every one run forward."""
-    found = _compare_many(keras, 10 * EXAMPLES, 1)
+    """`make test-all`: 5,000 cases, every one built, called and run forward by Keras."""
+    found = _compare_many(keras, HEAVY_EXAMPLES, 1)
     assert found == [], f"{len(found)} disagreements:\n" + "\n".join(sorted(set(found))[:40])
 
 
@@ -269,8 +349,8 @@ def test_check_agrees_with_built_models(keras, api):
     @given(case())
     def compare(c: tuple) -> None:
         layer_type, args, shapes, dtype = c
-        spec = kspec.from_dict(one_layer_spec(layer_type, args, shapes, dtype))
         try:
+            spec = kspec.from_dict(one_layer_spec(layer_type, args, shapes, dtype))
             report = kspec.check(spec)
         except kspec.SpecError:
             return  # check's rejections are compared with Keras's in test_check_agrees_with_keras

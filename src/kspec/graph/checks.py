@@ -16,7 +16,6 @@ a model over the parameter limit (check shows its counts; building refuses it).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeGuard
@@ -315,16 +314,9 @@ def data_file(graph: Graph) -> Iterator[SpecError]:
     path = _data(graph).get("path")
     if not isinstance(path, str):
         return
-    full = datasets.data_file(graph.spec.base_dir, path)
-    where = DATA + ("path",)
-    if not os.path.exists(full):
-        yield _spec_error(
-            graph,
-            where,
-            f"no such file {path!r} (paths are relative to the spec file); `kspec train` needs it",
-        )
-    elif not os.path.isfile(full):
-        yield _spec_error(graph, where, f"{path!r} is not a file")
+    problem = datasets.data_file_problem(graph.spec.base_dir, path)
+    if problem is not None:
+        yield _spec_error(graph, DATA + ("path",), problem)
 
 
 # ---------------------------------------------------------------------------------- resources

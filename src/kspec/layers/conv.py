@@ -34,9 +34,13 @@ class _Window(LayerArgs):
     activity_regularizer: Regularizer = None
     bias_constraint: Constraint = None
 
+    #: Keras's Conv and ConvTranspose refuse strides > 1 with dilation_rate > 1; its depthwise
+    #: and separable convolutions take them (the differential test checks both against Keras).
+    strided_dilation: ClassVar[bool] = False
+
     @model_validator(mode="after")
     def _check_dilation(self) -> _Window:
-        return _strides_or_dilation(self)  # type: ignore[return-value]
+        return self if self.strided_dilation else _strides_or_dilation(self)  # type: ignore[return-value]
 
     def _kernel_volume(self) -> int:
         return math.prod(self.kernel_size)  # type: ignore[attr-defined]
@@ -190,6 +194,7 @@ class Conv3DTranspose(_ConvTranspose):
 
 
 class _Depthwise(_Window):
+    strided_dilation: ClassVar[bool] = True
     depth_multiplier: PositiveInt = 1
     depthwise_initializer: Initializer = "glorot_uniform"
     depthwise_regularizer: Regularizer = None

@@ -32,6 +32,7 @@ from kspec.schema.types import (
     Number,
     Numbers,
     PositiveInt,
+    Rate,
     Regularizer,
     Str,
 )
@@ -215,22 +216,36 @@ class Dropout(LayerArgs):
     seed: Int | None = None
 
     def output_shape(self, shapes: list[Shape]) -> Shape:
-        return _check_noise_shape(self.noise_shape, shapes[0])
+        return _check_noise_shape(self.noise_shape, shapes[0], self.rate)
 
 
-def _check_noise_shape(noise_shape: list[int | None] | None, x: Shape) -> Shape:
-    """A dropout mask's shape: one entry per input axis (batch included), each None, 1 or the axis's
-    length (Keras broadcasts the mask; anything else fails when the layer runs)."""
-    if noise_shape is None:
+def _check_noise_shape(noise_shape: list[int | None] | None, x: Shape, rate: float) -> Shape:
+    """A dropout mask's shape, as Keras makes it: entry i is the input's axis i (batch included)
+    where it is None, and the mask then broadcasts against the input from the right, so each of
+    its entries must be 1 or the length of the axis it meets. Keras ignores it at rate 0 (and
+    TensorFlow's dropout at rate 1)."""
+    if noise_shape is None or rate == 0 or rate == 1:
         return x
-    if len(noise_shape) != len(x):
+    if len(noise_shape) > len(x):
         raise ShapeError(
             f"noise_shape {noise_shape} has {len(noise_shape)} entries; the input has rank {len(x)} "
-            "(batch included): give one per axis"
+            "(batch included): give at most one per axis"
         )
-    for i, (n, d) in enumerate(zip(noise_shape, x)):
-        if n is not None and n != 1 and d is not None and n != d:
-            raise ShapeError(f"noise_shape entry {i} is {n}; it must be None, 1 or the axis's length {d}")
+    concrete = [x[i] if n is None else n for i, n in enumerate(noise_shape)]
+    shift = len(x) - len(concrete)
+    for k in range(1, len(concrete) + 1):
+        m, d = concrete[-k], x[-k]
+        if m is None and shift:  # an unknown length (the batch's) taken from another axis than it meets
+            raise ShapeError(
+                f"noise_shape {noise_shape} has {len(noise_shape)} entries for an input of rank {len(x)}: "
+                f"entry {len(concrete) - k} takes the unknown length of axis {len(concrete) - k} "
+                f"but meets axis {len(x) - k}; give one entry per axis"
+            )
+        if m is not None and m != 1 and d is not None and m != d:
+            raise ShapeError(
+                f"noise_shape {noise_shape} does not broadcast to the input's shape {list(x)}: "
+                f"entry {len(concrete) - k} is {m} against an axis of length {d}"
+            )
     return x
 
 
@@ -291,7 +306,7 @@ class GaussianDropout(LayerArgs):
 
     macs = zero_macs  # no multiply-accumulates
 
-    rate: Fraction  # Keras takes 0 to 1, both included (rate 1 drops everything)
+    rate: Rate  # below 1: Keras divides by 1 - rate when the layer runs
     seed: Int | None = None
 
 
@@ -301,12 +316,12 @@ class AlphaDropout(LayerArgs):
 
     macs = zero_macs  # no multiply-accumulates
 
-    rate: Fraction  # Keras takes 0 to 1, both included (rate 1 drops everything)
+    rate: Rate  # below 1: Keras divides by 1 - rate when the layer runs
     noise_shape: list[int | None] | None = None
     seed: Int | None = None
 
     def output_shape(self, shapes: list[Shape]) -> Shape:
-        return _check_noise_shape(self.noise_shape, shapes[0])
+        return _check_noise_shape(self.noise_shape, shapes[0], self.rate)
 
 
 @register
@@ -391,6 +406,12 @@ def einsum_shapes(
     assert form is not None  # validated with the arguments
     input_spec, weight_spec, output_spec, left = form
     elided = len(x) - len(input_spec)
+    if "..." not in equation and elided != 0:
+        # Keras's analysis lets it through, then ops.einsum fails on the first batch
+        raise ShapeError(
+            f"equation {equation!r} names {len(input_spec)} input axes (batch included) but the input "
+            f"has rank {len(x)}; use '...' for the axes it leaves out"
+        )
     out: list[int | None] = [x[0], *partial]
     if elided > 0 and left:
         for i in range(1, elided):

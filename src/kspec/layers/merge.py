@@ -171,7 +171,7 @@ class Dot(LayerArgs):
         axes = [self.axes[0] % len(a), self.axes[1] % len(b)]
         if 0 in axes or not (-len(a) <= self.axes[0] < len(a) and -len(b) <= self.axes[1] < len(b)):
             raise ShapeError(f"axes {list(self.axes)} must name non-batch axes of both inputs")
-        if a[axes[0]] is not None and b[axes[1]] is not None and a[axes[0]] != b[axes[1]]:
+        if a[axes[0]] != b[axes[1]]:  # Keras compares them as given: an unknown length against 2 fails
             raise ShapeError(
                 f"axis {axes[0]} of the first input ({a[axes[0]]}) and axis {axes[1]} of the "
                 f"second ({b[axes[1]]}) must have the same size"

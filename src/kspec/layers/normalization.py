@@ -71,9 +71,13 @@ class LayerNormalization(LayerArgs):
 
     def weight_counts(self, shapes: list[Shape]) -> tuple[int, int]:
         x = shapes[0]
-        size = math.prod(known(x[a], "normalized dimension") for a in axes_of(x, self.axis))
         gamma = self.scale or self.rms_scaling
         beta = self.center and not self.rms_scaling
+        if not (gamma or beta):
+            # No weights: Keras normalizes over any axes, the batch axis and unknown lengths too.
+            axes_of(x, self.axis, batch=True)
+            return 0, 0
+        size = math.prod(known(x[a], "normalized dimension") for a in axes_of(x, self.axis))
         return size * (int(gamma) + int(beta)), 0
 
 

@@ -63,6 +63,17 @@ def data_file(base_dir: str, path: str) -> str:
     return path if os.path.isabs(path) else os.path.join(base_dir, path)
 
 
+def data_file_problem(base_dir: str, path: str) -> str | None:
+    """Why `train.data.path` (read beside `base_dir`) cannot be read, or None: the one sentence
+    of `kspec check` (a warning) and of the training data loader (an error)."""
+    full = data_file(base_dir, path)
+    if not os.path.exists(full):
+        return f"no such file {path!r} (paths are relative to the spec file); `kspec train` needs it"
+    if not os.path.isfile(full):
+        return f"{path!r} is not a file"
+    return None
+
+
 def split_sizes(rows: int, test_split: float, validation_split: float) -> tuple[int, int, int]:
     """(train, validation, test) row counts: test first, validation a fraction of what is left."""
     test = int(round(rows * test_split))

@@ -398,7 +398,7 @@ def _refuse_unsafe_inside(
     while stack:
         value, where = stack.pop()
         if isinstance(value, dict):
-            if where != path and value.get("type") in names.UNSAFE_LAYERS:
+            if where != path and isinstance(value.get("type"), str) and value["type"] in names.UNSAFE_LAYERS:
                 found = True
                 problems.add(
                     doc.error(

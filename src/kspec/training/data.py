@@ -304,6 +304,10 @@ def load_arrays(graph: Graph, data: dict[str, Any], spec_dir: str) -> Arrays:
     # The data file itself is checked where it is read, beside `spec_dir` (evaluate RUN and the
     # Playground read from another folder than the spec's): its errors name the path there.
     run_checks(graph, only=("data_matches_inputs",))
+    if isinstance(data.get("path"), str):
+        problem = datasets.data_file_problem(spec_dir, data["path"])
+        if problem is not None:
+            raise err(DATA_PATH + ("path",), problem)
     if kind in ("sklearn", "synthetic"):
         if kind == "sklearn":
             x, y = _sklearn(data)

@@ -333,6 +333,25 @@ def test_a_keras_failure_names_its_reason_not_the_wrapper(keras):
     assert message and "Exception encountered" not in message and "\n" not in message
 
 
+def test_a_subclass_build_failure_names_the_layer_and_keras_reason(keras, monkeypatch):
+    """Issue 16.7: where check has a gap (simulated: Softmax's rule forgets its axis), the
+    subclass build names the failing layer and what Keras said, in one line, never only
+    "Exception encountered when calling SpecModel.call()"."""
+    monkeypatch.setattr(REGISTRY["Softmax"], "output_shape", lambda self, shapes: shapes[0])
+    spec = kspec.from_dict(
+        {"name": "gap", "inputs": [{"name": "x", "shape": [4]}], "layers": [{"type": "Softmax", "axis": 3}]}
+    )
+    kspec.build(spec, api="functional")  # Keras's symbolic call lets it through
+    with pytest.raises(kspec.SpecError) as info:
+        kspec.build(spec, api="subclass")
+    message = str(info.value)
+    assert "\n" not in message
+    assert "layers[0]" in message and "'softmax'" in message
+    assert "Exception encountered" not in message and "SpecModel" not in message
+    assert "Softmax 'softmax' cannot take its input" in message
+    assert "dim=3" in message  # Keras's own reason (TensorFlow calls the axis `dim`)
+
+
 @pytest.mark.parametrize("api", ["functional", "subclass", "sequential"])
 def test_check_agrees_with_built_models(keras, api):
     """A sample built as a whole model with each API check says is available, then run forward:

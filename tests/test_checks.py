@@ -83,6 +83,12 @@ CASES: dict[str, tuple[str, str, str]] = {
         "train.data.path",
         "no such file 'later.npz'",
     ),
+    "data_file_is_a_file": (  # the spec's own folder: it exists, and is no file (nor is a FIFO)
+        X4 + "layers: [{type: Dense, units: 3}]\ncompile: {loss: mse}\n"
+        "train: {data: {type: npz, path: ».}}\n",
+        "train.data.path",
+        "'.' is not a file",
+    ),
     "parameter_limit": (
         X4 + "layers:\n  - {type: Dense, units: 3}\n  - »{type: Dense, units: 400000000}\n",
         "layers[1]",

@@ -308,13 +308,25 @@ def splits_leave_training_rows(graph: Graph) -> Iterator[SpecError]:
         )
 
 
+def _data_path(graph: Graph) -> str | None:
+    path = _data(graph).get("path")
+    return path if isinstance(path, str) else None
+
+
 @check("data_file", warning=True)
 def data_file(graph: Graph) -> Iterator[SpecError]:
     """`train.data.path` should name a file (a warning: a model can be checked before its data exists)."""
-    path = _data(graph).get("path")
-    if not isinstance(path, str):
-        return
-    problem = datasets.data_file_problem(graph.spec.base_dir, path)
+    path = _data_path(graph)
+    problem = None if path is None else datasets.missing_data_file(graph.spec.base_dir, path)
+    if problem is not None:
+        yield _spec_error(graph, DATA + ("path",), problem)
+
+
+@check("data_file_is_a_file")
+def data_file_is_a_file(graph: Graph) -> Iterator[SpecError]:
+    """What `train.data.path` names, when it exists, is a regular file (not a folder or a FIFO)."""
+    path = _data_path(graph)
+    problem = None if path is None else datasets.not_a_data_file(graph.spec.base_dir, path)
     if problem is not None:
         yield _spec_error(graph, DATA + ("path",), problem)
 

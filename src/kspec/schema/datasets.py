@@ -63,15 +63,21 @@ def data_file(base_dir: str, path: str) -> str:
     return path if os.path.isabs(path) else os.path.join(base_dir, path)
 
 
-def data_file_problem(base_dir: str, path: str) -> str | None:
-    """Why `train.data.path` (read beside `base_dir`) cannot be read, or None: the one sentence
-    of `kspec check` (a warning) and of the training data loader (an error)."""
+def missing_data_file(base_dir: str, path: str) -> str | None:
+    """The sentence for a `train.data.path` that names nothing yet (read beside `base_dir`), or
+    None: a warning in `kspec check` (the data may come later), an error when training."""
+    if os.path.lexists(data_file(base_dir, path)):
+        return None
+    return f"no such file {path!r} (paths are relative to the spec file); `kspec train` needs it"
+
+
+def not_a_data_file(base_dir: str, path: str) -> str | None:
+    """The sentence for a `train.data.path` that exists but is no regular file (a folder, a FIFO,
+    a device), or None: an error everywhere (reading a FIFO would block)."""
     full = data_file(base_dir, path)
-    if not os.path.exists(full):
-        return f"no such file {path!r} (paths are relative to the spec file); `kspec train` needs it"
-    if not os.path.isfile(full):
-        return f"{path!r} is not a file"
-    return None
+    if not os.path.lexists(full) or os.path.isfile(full):
+        return None
+    return f"{path!r} is not a file"
 
 
 def split_sizes(rows: int, test_split: float, validation_split: float) -> tuple[int, int, int]:

@@ -305,7 +305,9 @@ def load_arrays(graph: Graph, data: dict[str, Any], spec_dir: str) -> Arrays:
     # Playground read from another folder than the spec's): its errors name the path there.
     run_checks(graph, only=("data_matches_inputs",))
     if isinstance(data.get("path"), str):
-        problem = datasets.data_file_problem(spec_dir, data["path"])
+        problem = datasets.missing_data_file(spec_dir, data["path"]) or datasets.not_a_data_file(
+            spec_dir, data["path"]
+        )
         if problem is not None:
             raise err(DATA_PATH + ("path",), problem)
     if kind in ("sklearn", "synthetic"):

@@ -388,7 +388,12 @@ def nested_layer(allowed: frozenset[str] | None = None) -> Any:
         accepted = argument_names(cls)
         for key in args:
             if key not in accepted:
-                raise ValueError(f"{ltype} has no argument {key!r}" + names.did_you_mean(key, accepted))
+                from kspec.schema.types import ArgumentError
+
+                # located at the nested key itself, like a top-level layer's unknown argument
+                raise ArgumentError(
+                    f"{ltype} has no argument {key!r}" + names.did_you_mean(key, accepted), (key,)
+                )
         try:
             return cls.model_validate(args)
         except ValidationError as exc:

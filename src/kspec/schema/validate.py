@@ -289,6 +289,13 @@ def _validate_layer(
                 doc.error(path + ("inputs",), f"must be a name or a list of names, got {raw.get('inputs')!r}")
             )
             inputs = None
+        else:
+            for k, ref in enumerate(inputs):
+                try:
+                    types._ref(ref)
+                except ValueError as exc:
+                    where = path + (("inputs", k) if isinstance(raw.get("inputs"), list) else ("inputs",))
+                    problems.add(doc.error(where, str(exc)))
     args = {k: v for k, v in raw.items() if k not in RESERVED_LAYER_KEYS}
     if _refuse_unsafe_inside(doc, args, path, allow_unsafe, problems):
         return fail(path, "")  # refused as a whole: its other arguments do not matter

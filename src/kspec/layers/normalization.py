@@ -73,6 +73,12 @@ class LayerNormalization(LayerArgs):
         x = shapes[0]
         gamma = self.scale or self.rms_scaling
         beta = self.center and not self.rms_scaling
+        axes = axes_of(x, self.axis, batch=not (gamma or beta))
+        if self.epsilon == 0 and all(x[a] == 1 for a in axes):
+            raise ShapeError(
+                "epsilon 0 over normalized axes of length 1: their variance is always 0 and "
+                "Keras divides 0 by 0 (NaN); give epsilon above 0"
+            )
         if not (gamma or beta):
             # No weights: Keras normalizes over any axes, the batch axis and unknown lengths too.
             axes_of(x, self.axis, batch=True)

@@ -150,8 +150,9 @@ class _Builder:
         if isinstance(node, yaml.SequenceNode):
             return [self.build(child, path + (i,)) for i, child in enumerate(node.value)]
         value = self.constructor.construct_object(node, deep=True)
-        if isinstance(value, str) and not node.style and _EXPONENT_FLOAT.fullmatch(value):
-            return float(value)  # YAML 1.1 reads `1e-6` (JSON's own spelling) as a string
+        if isinstance(value, str) and not node.style and path[-1:] != ("<key>",):
+            if _EXPONENT_FLOAT.fullmatch(value):  # YAML 1.1 reads `1e-6` (JSON's spelling) as a string
+                return float(value)
         return value
 
 

@@ -106,6 +106,10 @@ def run(args: argparse.Namespace) -> int:
     spec = load_spec(args)
     out = args.out or os.path.join("runs", spec.name)
     workers, cluster, timeout = _plan(args)
+    # What every way of training takes from the command line.
+    common = dict(
+        epochs=args.epochs, batch_size=args.batch_size, api=args.api, quiet=args.quiet, force=args.force
+    )
     if workers > 1:
         from kspec.training.train_launch import launch
 
@@ -113,11 +117,7 @@ def run(args: argparse.Namespace) -> int:
             spec,
             out,
             workers,
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            api=args.api,
-            quiet=args.quiet,
-            force=args.force,
+            **common,
             build_options=build_options(args),
             allow_unsafe=args.allow_unsafe,
             timeout=timeout,
@@ -133,11 +133,7 @@ def run(args: argparse.Namespace) -> int:
             spec,
             out,
             cluster,
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            api=args.api,
-            quiet=args.quiet,
-            force=args.force,
+            **common,
             reporter=REPORTER,
             build_options=build_options(args),
         )
@@ -150,11 +146,7 @@ def run(args: argparse.Namespace) -> int:
         result = train(
             spec,
             out,
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            api=args.api,
-            quiet=args.quiet,
-            force=args.force,
+            **common,
             build_options=build_options(args),
             init_weights=args.init_weights,
         )

@@ -711,25 +711,6 @@ def test_trainable_false_moves_counts_to_non_trainable(keras: Any, layer_type: s
 # -- validation that mirrors Keras ------------------------------------------------------------------
 
 
-def test_return_state_is_rejected_where_kspec_has_no_rule_for_it() -> None:
-    """An LSTM/GRU/SimpleRNN's states are outputs `NAME:1`... (tests/test_multi_output.py);
-    inside Bidirectional and on ConvLSTM they are not modelled yet: one clear message."""
-    import kspec
-
-    for spec_layer, message in (
-        (
-            {"type": "Bidirectional", "layer": {"type": "GRU", "units": 4, "return_state": True}},
-            "return_state inside Bidirectional is not supported by kspec yet",
-        ),
-        (
-            {"type": "ConvLSTM1D", "filters": 2, "kernel_size": 2, "return_state": True},
-            "return_state is not supported: a kspec layer has one output",
-        ),
-    ):
-        with pytest.raises(kspec.SpecError, match=message):
-            kspec.from_dict({"inputs": [{"name": "x", "shape": [5, 3, 2]}], "layers": [spec_layer]})
-
-
 def test_nested_layer_is_validated_by_its_registry_entry() -> None:
     import kspec
 

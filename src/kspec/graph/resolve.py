@@ -409,7 +409,7 @@ def _infer(spec: Spec, node: Node, in_shapes: list[Shape | None]) -> None:
         return
     shapes = [s for s in in_shapes if s is not None]
     try:
-        outs = [tuple(s) for s in rule.output_shapes(shapes)]
+        outs = [tuple(s) for s in rule.call_output_shapes(shapes, node.spec.call)]
         node.output_shape = outs[0]
         if len(outs) > 1:
             node.output_shapes = outs

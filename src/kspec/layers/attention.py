@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -84,6 +84,29 @@ class MultiHeadAttention(LayerArgs):
     def output_shape(self, shapes: list[Shape]) -> Shape:
         query, _, _ = self._shapes(shapes)
         return query[:-1] + (self.output_shape_ or (query[-1],))
+
+    def call_output_shapes(self, shapes: list[Shape], call: dict[str, Any]) -> list[Shape]:
+        """`call: {return_attention_scores: true}` adds the scores as output 1:
+        (batch dims, num_heads, query attention dims, key attention dims), as Keras computes them.
+        """
+        out = self.output_shape(shapes)
+        if not call.get("return_attention_scores"):
+            return [out]
+        query, _, key = self._shapes(shapes)
+        rank = len(query)
+        axes = self.attention_axes
+        attn = (
+            tuple(range(1, rank - 1))
+            if axes is None
+            else tuple(a if a >= 0 else rank + a for a in ((axes,) if isinstance(axes, int) else axes))
+        )
+        if any(not 0 < a < rank - 1 for a in attn):
+            raise ShapeError(f"attention_axes {axes} must be between the batch and the feature axis")
+        batch = [i for i in range(rank - 1) if i not in attn]
+        return [
+            out,
+            (*[query[i] for i in batch], self.num_heads, *[query[a] for a in attn], *[key[a] for a in attn]),
+        ]
 
     def weight_counts(self, shapes: list[Shape]) -> tuple[int, int]:
         query, value, key = self._shapes(shapes)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import ClassVar, Literal
 
-from kspec.layers.recurrent import ReturnState, Stateful
+from kspec.layers.recurrent import Stateful
 from kspec.layers.registry import LayerArgs, Shape, ShapeError, known, register
 from kspec.layers.spatial import DataFormat, window_length
 from kspec.schema.types import (
@@ -58,7 +58,8 @@ class _ConvLSTM(LayerArgs):
     recurrent_dropout: Rate = 0.0
     seed: Int | None = None
     return_sequences: Bool = False
-    return_state: ReturnState = False
+    #: true: the layer returns [output, h, c] (`NAME:1`, `NAME:2`), each state one frame
+    return_state: Bool = False
     go_backwards: Bool = False
     stateful: Stateful = False
     unroll: Bool = False
@@ -80,6 +81,13 @@ class _ConvLSTM(LayerArgs):
         out = [window_length(n, k[i], s[i], self.padding, d[i]) for i, n in enumerate(spatial)]
         frame = (self.filters, *out) if self.data_format == "channels_first" else (*out, self.filters)
         return (b, t, *frame) if self.return_sequences else (b, *frame)
+
+    def output_shapes(self, shapes: list[Shape]) -> list[Shape]:
+        out = self.output_shape(shapes)
+        if not self.return_state:
+            return [out]
+        state = (out[0], *out[2:]) if self.return_sequences else out  # the last frame's h and c
+        return [out, state, state]
 
     def weight_counts(self, shapes: list[Shape]) -> tuple[int, int]:
         _, _, _, c = self._split(shapes[0])

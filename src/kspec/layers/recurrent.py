@@ -19,14 +19,6 @@ from kspec.schema.types import (
 )
 
 
-def _no_return_state(v: Any) -> bool:
-    if v is True:
-        raise ValueError("return_state is not supported: a kspec layer has one output")
-    if v is not False:
-        raise ValueError(f"must be false, got {v!r}")
-    return False
-
-
 def _no_stateful(v: Any) -> bool:
     if v is True:
         raise ValueError("stateful is not supported: kspec inputs have no fixed batch size")
@@ -35,7 +27,6 @@ def _no_stateful(v: Any) -> bool:
     return False
 
 
-ReturnState = Annotated[bool, PlainValidator(_no_return_state), WithJsonSchema({"const": False})]
 Stateful = Annotated[bool, PlainValidator(_no_stateful), WithJsonSchema({"const": False})]
 
 
@@ -129,7 +120,10 @@ _RNN_TYPES = frozenset({"SimpleRNN", "LSTM", "GRU"})
 
 @register
 class Bidirectional(LayerArgs):
-    """Runs a recurrent `layer` forwards and a copy backwards, and merges both outputs (`merge_mode`)."""
+    """Runs a recurrent `layer` forwards and a copy backwards, and merges both outputs (`merge_mode`).
+
+    `merge_mode: null` returns both directions as two outputs, `NAME` and `NAME:1`; with
+    `return_state: true` on the inner layer the states follow, the forward layer's first."""
 
     def macs(self, shapes: list[Shape], output: Shape) -> int | None:
         """The forward and the backward layer, each over the whole sequence."""
@@ -144,13 +138,9 @@ class Bidirectional(LayerArgs):
 
     @model_validator(mode="after")
     def _check(self) -> Bidirectional:
-        if self.merge_mode is None:
-            raise ValueError(
-                "merge_mode null is not supported: it returns two outputs and a kspec layer has one"
-            )
         back = self.backward_layer
-        if self.layer.return_state or (back is not None and back.return_state):
-            raise ValueError("return_state inside Bidirectional is not supported by kspec yet")
+        if back is not None and back.return_state != self.layer.return_state:
+            raise ValueError("backward_layer needs the same return_state as layer")
         if back is None and self.layer.go_backwards:
             raise ValueError(
                 "layer needs go_backwards: false without a backward_layer "
@@ -169,10 +159,19 @@ class Bidirectional(LayerArgs):
         return self
 
     def output_shape(self, shapes: list[Shape]) -> Shape:
-        out = self.layer.output_shape(shapes)
-        if self.merge_mode == "concat":
-            return (*out[:-1], out[-1] * 2)
-        return out
+        return self.output_shapes(shapes)[0]
+
+    def output_shapes(self, shapes: list[Shape]) -> list[Shape]:
+        """Keras's order: the merged output (`merge_mode: null`: forward, then backward), then
+        with `return_state` the forward layer's states, then the backward layer's."""
+        out, *states = self.layer.output_shapes(shapes)
+        if self.merge_mode is None:
+            merged = [out, out]
+        elif self.merge_mode == "concat":
+            merged = [(*out[:-1], out[-1] * 2)]
+        else:
+            merged = [out]
+        return [*merged, *states, *states]
 
     def weight_counts(self, shapes: list[Shape]) -> tuple[int, int]:
         fwd = self.layer.param_counts(shapes)

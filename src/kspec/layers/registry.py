@@ -61,6 +61,11 @@ class LayerArgs(BaseModel):
         `return_state`); the spec reads output K as `NAME:K`, and `NAME` is output 0."""
         return [self.output_shape(shapes)]
 
+    def call_output_shapes(self, shapes: list[Shape], call: dict[str, Any]) -> list[Shape]:
+        """Every output's shape when the layer is called with the spec's `call:` arguments
+        (MultiHeadAttention's `return_attention_scores: true` adds the scores as output 1)."""
+        return self.output_shapes(shapes)
+
     def weight_counts(self, shapes: list[Shape]) -> tuple[int, int]:
         """(weights that train unless frozen, weights that never train), e.g. BN's moving stats."""
         return 0, 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from kspec.layers.core import NoQuantization
 from kspec.layers.registry import LayerArgs, Shape, ShapeError, known, per_sample, register, zero_macs
@@ -104,6 +104,15 @@ class GroupQueryAttention(LayerArgs):
     def output_shape(self, shapes: list[Shape]) -> Shape:
         self._dims(shapes)
         return shapes[0]
+
+    def call_output_shapes(self, shapes: list[Shape], call: dict[str, Any]) -> list[Shape]:
+        """`call: {return_attention_scores: true}` adds the scores (batch, num_query_heads,
+        query length, key length) as output 1."""
+        out = self.output_shape(shapes)
+        if not call.get("return_attention_scores"):
+            return [out]
+        key = shapes[2] if len(shapes) > 2 else shapes[1]
+        return [out, (out[0], self.num_query_heads, shapes[0][1], key[1])]
 
     def weight_counts(self, shapes: list[Shape]) -> tuple[int, int]:
         mq, mk, mv = self._dims(shapes)

@@ -61,7 +61,11 @@ _NAMES = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "str
 #: `call: {training: false}`: constant keyword arguments of the layer's call.
 CALL: dict[str, Any] = {
     "type": "object",
-    "properties": {"training": {"type": "boolean"}, "use_causal_mask": {"type": "boolean"}},
+    "properties": {
+        "training": {"type": "boolean"},
+        "use_causal_mask": {"type": "boolean"},
+        "return_attention_scores": {"type": "boolean"},
+    },
     "additionalProperties": False,
     "description": "constant keyword arguments of the call, e.g. {training: false}",
 }

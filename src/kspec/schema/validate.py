@@ -20,7 +20,9 @@ from kspec.schema.space import SearchSpace, find_spaces
 
 RESERVED_LAYER_KEYS = ("type", "name", "inputs", "call", "reuse")
 #: Constant keyword arguments a layer may be called with (`call: {training: false}`), and their types.
-CALL_ARGUMENTS = {"training": bool, "use_causal_mask": bool}
+CALL_ARGUMENTS = {"training": bool, "use_causal_mask": bool, "return_attention_scores": bool}
+#: Call arguments only some layer types take (Keras would fail on the others at build time).
+CALL_ARGUMENT_TYPES = {"return_attention_scores": ("MultiHeadAttention", "GroupQueryAttention")}
 
 
 @dataclass(frozen=True)
@@ -323,7 +325,7 @@ def _validate_layer(
         _check_generic_args(doc, {k: v for k, v in args.items() if k not in names.LAYER_ARGS}, path, problems)
     call: dict[str, Any] = {}
     try:
-        call = _call_arguments(doc, raw.get("call"), path + ("call",))
+        call = _call_arguments(doc, raw.get("call"), path + ("call",), ltype)
     except SpecError as exc:
         problems.add(exc)
     return LayerSpec(
@@ -375,7 +377,7 @@ def _validate_reuse(doc: Document, raw: dict[str, Any], index: int, path: Path) 
     )
 
 
-def _call_arguments(doc: Document, value: Any, path: Path) -> dict[str, Any]:
+def _call_arguments(doc: Document, value: Any, path: Path, ltype: str | None = None) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -390,6 +392,9 @@ def _call_arguments(doc: Document, value: Any, path: Path) -> dict[str, Any]:
             )
         if not isinstance(v, kind):
             raise doc.error(path + (key,), f"must be true or false, got {v!r}")
+        takers = CALL_ARGUMENT_TYPES.get(key)
+        if ltype is not None and takers and ltype not in takers and v:
+            raise doc.error(path + (key,), f"{ltype} takes no {key}; {' and '.join(takers)} do")
     return dict(value)
 
 

@@ -86,8 +86,8 @@ os.environ["KERAS_BACKEND"] = "jax"
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 import jax, jax.numpy as jnp, numpy as np
 import kspec
-out = {}
-for path in sys.argv[1:]:
+mode, out = sys.argv[1], {}
+for path in sys.argv[2:]:
     spec = kspec.load(path)
     graph = kspec.resolve(spec)
     model = kspec.build(spec, api="functional")
@@ -98,12 +98,14 @@ for path in sys.argv[1:]:
     def train_loss(tv, ntv, x):
         y = model.stateless_call(tv, ntv, x, training=True)[0]
         return sum(jnp.sum(leaf) for leaf in jax.tree_util.tree_leaves(y))
-    xs = [np.zeros((1, *i.shape), i.dtype) for i in graph.inputs]
-    cost = jax.jit(forward).lower(tv, ntv, xs).compile().cost_analysis()
-    cost = cost[0] if isinstance(cost, list) else cost
-    row = {"flops": cost["flops"]}
-    if len(xs) == 1:
-        for batch in (1, 8, 32):
+    row = {}
+    if mode == "flops":
+        xs = [np.zeros((1, *i.shape), i.dtype) for i in graph.inputs]
+        cost = jax.jit(forward).lower(tv, ntv, xs).compile().cost_analysis()
+        cost = cost[0] if isinstance(cost, list) else cost
+        row["flops"] = cost.get("flops", 0.0)
+    elif len(graph.inputs) == 1:
+        for batch in (1, 8):
             x = np.zeros((batch, *graph.inputs[0].shape), "float32")
             m = jax.jit(jax.value_and_grad(train_loss)).lower(tv, ntv, x).compile().memory_analysis()
             row[f"peak_{batch}"] = (m.argument_size_in_bytes + m.output_size_in_bytes
@@ -112,26 +114,26 @@ for path in sys.argv[1:]:
 print("RESULT" + json.dumps(out))
 """
 
+# XLA's loop fusion copies a cheap elementwise producer into every fusion that reads it rather than
+# keep its result in memory, and the cost analysis of the compiled program counts each copy: in
+# branching.yaml the hidden -> BatchNormalization -> Add chain is computed once per output head
+# (6,769 flops compiled, 6,350 without fusion). The model's own work is the count without that
+# recomputation, so the MAC comparison compiles with the fusion pass off (the same cost model on
+# the same optimized program otherwise). The memory measurement keeps the default pipeline: there
+# fusion is what keeps temporaries out of memory.
+NO_FUSION = "--xla_disable_hlo_passes=fusion"
 
-@pytest.fixture(scope="session")
-def profiled(request):
-    """XLA's own counts (JAX backend, one process): flops of the forward pass of one sample, and the
-    bytes its buffer assignment reserves for a forward/backward pass (arguments + outputs + temps).
 
-    Only the specs whose tests were selected: ResNet50 and MobileNetV2 take minutes to compile
-    (heavy, make test-all). Session scope and one xdist group: computed once, on one worker."""
-    wanted = {
-        item.callspec.params["path"].name
-        for item in request.session.items
-        if getattr(item, "originalname", "") == "test_total_macs_within_5_percent_of_xla_cost_analysis"
-    } | {"mnist_mlp.yaml", "small_cnn.yaml"}
-    paths = [p for p in SPECS if p.name in wanted]
+def xla_profile(mode: str, names: set[str]) -> dict:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    if mode == "flops":
+        env["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {NO_FUSION}".strip()
     proc = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(PROFILE), *map(str, paths)],
+        [sys.executable, "-c", textwrap.dedent(PROFILE), mode, *(str(p) for p in SPECS if p.name in names)],
         capture_output=True,
         text=True,
         cwd=ROOT,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        env=env,
         timeout=1800,
     )
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")), None)
@@ -139,30 +141,45 @@ def profiled(request):
     return json.loads(line[len("RESULT") :])
 
 
+@pytest.fixture(scope="session")
+def profiled(request):
+    """XLA's own counts (JAX backend, one process each): flops of the forward pass of one sample,
+    and the bytes its buffer assignment reserves for a forward/backward pass (arguments + outputs
+    + temps).
+
+    Only the specs whose tests were selected: ResNet50 and MobileNetV2 take minutes to compile
+    (heavy, make test-all). Session scope and one xdist group: computed once, on one worker."""
+    wanted = {
+        item.callspec.params["path"].name
+        for item in request.session.items
+        if getattr(item, "originalname", "") == "test_total_macs_within_5_percent_of_xla_cost_analysis"
+    }
+    memory = {
+        item.callspec.params["name"]
+        for item in request.session.items
+        if getattr(item, "originalname", "")
+        == "test_memory_estimate_within_25_percent_of_xla_forward_backward_peak"
+    }
+    out: dict[str, dict] = {}
+    for mode, names in (("flops", wanted), ("memory", memory)):
+        for name, row in (xla_profile(mode, names) if names else {}).items():
+            out.setdefault(name, {}).update(row)
+    return out
+
+
 PROFILED = pytest.mark.xdist_group("xla_profile")
-
-
-# branching.yaml: 3,108 MACs against XLA's 3,384 (8% off): its elementwise work (three ReLUs,
-# BatchNormalization's arithmetic, an Add, softmax and sigmoid heads) is a large share of a model
-# this small, and torchinfo's convention, which kspec follows, counts elementwise layers as 0.
-MISSES = {"branching.yaml"}
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "path",
-    [
-        pytest.param(p, marks=pytest.mark.xfail(strict=True, reason="elementwise share; see MISSES"))
-        if p.name in MISSES
-        else pytest.param(p, marks=[pytest.mark.heavy] if p.name in BIG_SPECS else [])
-        for p in SPECS
-    ],
+    [pytest.param(p, marks=[pytest.mark.heavy] if p.name in BIG_SPECS else []) for p in SPECS],
     ids=[p.name for p in SPECS],
 )
 @PROFILED
 def test_total_macs_within_5_percent_of_xla_cost_analysis(path, profiled):
     macs = kspec.check(kspec.load(path)).to_dict()["total_macs"]
-    half_flops = profiled[path.name]["flops"] / 2
+    half_flops = profiled[path.name]["flops"] / 2  # XLA counts a multiply-add as 2 flops
     assert macs is not None and macs > 0
     assert abs(macs - half_flops) <= 0.05 * half_flops, (macs, half_flops)
 

@@ -180,6 +180,8 @@ class CheckReport:
         out.append(f"Forward/backward pass size (MB): {mb(cost.forward_backward_bytes)}")
         out.append(f"Params size (MB): {mb(cost.params_bytes)}")
         out.append(f"Estimated total size (MB): {mb(cost.total_bytes)}")
+        out.append(f"Optimizer state size (MB): {mb(cost.optimizer_bytes)}")
+        out.append(f"Estimated training size (MB): {mb(cost.training_bytes)}")
         problem = self.graph.sequential_problem()
         out.append(
             "APIs: sequential, functional, subclass"

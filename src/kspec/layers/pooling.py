@@ -23,8 +23,14 @@ class _Pool(LayerArgs):
         return join(batch, out, channels, self.data_format)
 
 
+class _MaxPool(_Pool):
+    #: The backward pass routes each gradient to its window's maximum, so frameworks keep where it
+    #: was: one int64 index per output element (PyTorch's max_pool*d_with_indices). See docs/sizes.md.
+    kept_index_bytes: ClassVar[int] = 8
+
+
 @register
-class MaxPooling1D(_Pool):
+class MaxPooling1D(_MaxPool):
     """Keeps the maximum of each `pool_size` window along time."""
 
     rank: ClassVar[int] = 1
@@ -33,7 +39,7 @@ class MaxPooling1D(_Pool):
 
 
 @register
-class MaxPooling2D(_Pool):
+class MaxPooling2D(_MaxPool):
     """Keeps the maximum of each `pool_size` window over height and width."""
 
     pool_size: int_tuple(2) = (2, 2)  # type: ignore[valid-type]
@@ -41,7 +47,7 @@ class MaxPooling2D(_Pool):
 
 
 @register
-class MaxPooling3D(_Pool):
+class MaxPooling3D(_MaxPool):
     """Keeps the maximum of each `pool_size` window over depth, height and width."""
 
     rank: ClassVar[int] = 3

@@ -51,6 +51,9 @@ class LayerArgs(BaseModel):
     max_inputs: ClassVar[int] = 1
     #: Keras class name; set by `register`.
     keras_type: ClassVar[str] = ""
+    #: Bytes per output element the layer keeps for its backward pass besides its output (max
+    #: pooling: the argmax index); `kspec check`'s forward/backward pass size adds them.
+    kept_index_bytes: ClassVar[int] = 0
 
     def output_shape(self, shapes: list[Shape]) -> Shape:
         """Output shape for the given input shapes (batch dimension included)."""

@@ -187,6 +187,26 @@ def test_keras_own_objects_pass():
     check_config(GOOD, "m.keras")
 
 
+def test_the_torch_backends_optimizer_passes_and_nothing_else_of_keras_backend():
+    """On torch, Keras saves `keras.optimizers.Adam` as the torch backend's subclass."""
+    cfg = copy.deepcopy(GOOD)
+    torch_adam = {
+        "module": "keras.src.backend.torch.optimizers.torch_adam",
+        "class_name": "Adam",
+        "config": {},
+    }
+    cfg["compile_config"] = {"optimizer": torch_adam}
+    check_config(cfg, "m.keras")
+    for module in (
+        "keras.src.backend.torch.core",
+        "keras.src.backend",
+        "keras.src.backend.tensorflow.optimizer",
+    ):
+        cfg["compile_config"] = {"optimizer": dict(torch_adam, module=module)}
+        with pytest.raises(SpecError, match="refused: class 'Adam'"):
+            check_config(cfg, "m.keras")
+
+
 def test_top_level_must_be_a_model(tmp_path):
     with pytest.raises(SpecError, match="top-level object is not a model"):
         inspect_keras_archive(archive(tmp_path / "m.keras", dense()))

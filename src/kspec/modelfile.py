@@ -17,7 +17,9 @@ config. Only then does a loader hand the file to Keras (`kspec.builders.loading`
 What is allowed:
   - classes (CamelCase names) from Keras's own modelling namespaces: `keras`, `keras.layers`,
     initializers, regularizers, constraints, optimizers and schedules, losses, metrics,
-    activations, dtype policies, quantizers, models and `keras.src.<those>.*`, `keras.src.ops.*`;
+    activations, dtype policies, quantizers, models and `keras.src.<those>.*`, `keras.src.ops.*`,
+    and the optimizers of Keras's torch backend (`keras.src.backend.torch.optimizers.*`: on torch,
+    `keras.optimizers.Adam` is saved from there);
     never the layers that run code or load code (`Lambda`, `TFSMLayer`, `JaxLayer`, `FlaxLayer`,
     `TorchModuleWrapper`) and nothing from `keras.utils`, `keras.config`, `keras.saving`,
     `keras.backend`, `keras.callbacks` or any other package;
@@ -113,10 +115,17 @@ KSPEC_CLASSES = {
 }
 
 
+#: Backend-specific subclasses of Keras's optimizers: a model compiled on the torch backend saves
+#: its optimizer as e.g. `keras.src.backend.torch.optimizers.torch_adam.Adam`.
+_BACKEND_OPTIMIZERS = ("keras", "src", "backend", "torch", "optimizers")
+
+
 def _allowed_module(module: str) -> bool:
     if module in _MODULES:
         return True
     parts = module.split(".")
+    if tuple(parts[:5]) == _BACKEND_OPTIMIZERS:
+        return True
     return len(parts) >= 3 and parts[:2] == ["keras", "src"] and parts[2] in _SRC_PACKAGES
 
 

@@ -398,3 +398,68 @@ def test_lambda_bytecode_never_runs_even_where_keras_would(tmp_path, keras):
     with pytest.raises(SpecError, match=r"config\.layers\[\d\]: refused: layer Lambda runs or loads code"):
         kspec.load_model(str(path))
     assert not marker.exists()
+
+
+def _huge_dense_archive(path, units):
+    """A few-hundred-byte archive whose config asks Keras for a (1000 x units) Dense kernel."""
+    config = sequential(
+        {"module": "keras.layers", "class_name": "InputLayer", "config": {"batch_shape": [None, 1000]}},
+        dense("huge", units=units),
+    )
+    return archive(path, config)
+
+
+@pytest.mark.slow
+def test_a_model_file_over_the_parameter_limit_is_refused_before_allocating(tmp_path):
+    """The config, not the weights file, decides what Keras allocates: `kspec predict` on a run
+    whose tiny model.keras asks for 2e9 parameters (8 GB) is refused under the default limit with
+    one line and exit 2, and the process never grows past what importing Keras costs."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "run.json").write_text("{}")
+    _huge_dense_archive(run / "model.keras", units=2_000_000)
+    assert (run / "model.keras").stat().st_size < 2000
+    np = pytest.importorskip("numpy")
+    np.savez(tmp_path / "x.npz", x=np.zeros((1, 1000), "float32"))
+    probe = (
+        "import resource, sys\n"
+        "from kspec.cli import main\n"
+        "rc = main(sys.argv[1:])\n"
+        "print('peak', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024, file=sys.stderr)\n"
+        "sys.exit(rc)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "KSPEC_MAX_PARAMS"}
+    for extra, limit in (([], "1,000,000,000"), (["--max-params", "1000"], "1,000")):
+        out = subprocess.run(
+            [sys.executable, "-c", probe, "predict", str(run), "--input", str(tmp_path / "x.npz"), *extra],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
+        assert out.returncode == 2, out.stderr
+        errors = [line for line in out.stderr.splitlines() if line.startswith("error:")]
+        asked = 1000 * 2_000_000 + 2_000_000  # kernel + bias
+        assert len(errors) == 1 and f"{asked:,} parameters" in errors[0], out.stderr
+        assert f"over the limit of {limit}" in errors[0] and "'huge'" in errors[0]
+        peak_mib = int(out.stderr.rsplit("peak", 1)[1])
+        assert peak_mib < 2000, peak_mib  # 2e9 float32 weights would be 7,600 MiB
+    assert not (tmp_path / "predictions.npz").exists()
+
+
+@pytest.mark.slow
+def test_load_model_counts_what_the_config_asks_for(tmp_path, keras):
+    """Under the limit the count costs nothing visible: the same check passes a Keras-saved model
+    and `max_params=0` turns it off; over it, `kspec.load_model` refuses."""
+    import kspec
+
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(4, name="d")])
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    assert kspec.load_model(path, max_params=36).count_params() == 36
+    with pytest.raises(SpecError, match=r"has 36 parameters .* over the limit of 35; the largest layer, 'd'"):
+        kspec.load_model(path, max_params=35)
+    assert kspec.load_model(path, max_params=0).count_params() == 36
+    big = _huge_dense_archive(tmp_path / "big.keras", units=100_000)
+    with pytest.raises(SpecError, match=r"100,100,000 parameters"):
+        kspec.load_model(big, max_params=1_000_000)

@@ -3,6 +3,7 @@ shapes and parameter counts equal those of the built Keras model."""
 
 from __future__ import annotations
 
+import functools
 import numpy as np
 import pytest
 
@@ -187,3 +188,30 @@ def test_frozen_wrappers_stay_frozen_after_reload(api, keras, tmp_path):
     for m in (model, again):
         assert _weight_count(m.trainable_weights) == report.trainable_params
         assert _weight_count(m.non_trainable_weights) == report.non_trainable_params
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", spec_params(), ids=lambda p: getattr(p, "name", p))
+def test_subclass_build_traces_the_call_once_and_keeps_keras_weight_paths(path, keras, monkeypatch):
+    """kspec builds each layer from the shapes it inferred before the model's first call, so
+    Keras traces `SpecModel.call` once (it traced it twice: once to build the layers, once for
+    the output), and the weights get the paths Keras gives when it builds them in that call."""
+    from kspec.builders import SpecModel
+
+    spec = kspec.load(path)
+    calls = []
+    original = SpecModel.call
+
+    @functools.wraps(original)  # Keras reads `call`'s signature
+    def counted(self, *args, **kwargs):
+        calls.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(SpecModel, "call", counted)
+    model = kspec.build(spec, api="subclass")
+    assert len(calls) == 1
+    paths = [w.path for w in model.weights]
+    inside = [p for p in paths if not p.startswith(f"{model.name}/")]
+    assert not inside, inside
+    layer_names = {layer.name for layer in model.layers}
+    assert {p.split("/")[1] for p in paths} <= layer_names

@@ -134,18 +134,22 @@ def tune(spec: Spec, out_dir: str, **kwargs: _t.Any) -> dict[str, _t.Any]:
     return summary
 
 
-def load_model(path: str, *, safe_mode: bool = True, backend: str | None = None) -> keras.Model:
+def load_model(
+    path: str, *, safe_mode: bool = True, backend: str | None = None, max_params: int | None = None
+) -> keras.Model:
     """`keras.models.load_model` with kspec's `SpecModel` registered and Keras's safe mode on.
 
     A `.keras` file loads on any backend; `backend` picks it (see `use_backend`).
 
     The archive is inspected as data first (`kspec.modelfile`): a config naming anything but
-    Keras's own layers and objects is refused with a `SpecError` before Keras reads it.
+    Keras's own layers and objects is refused with a `SpecError` before Keras reads it, and so
+    is a model with more than `max_params` parameters (default: $KSPEC_MAX_PARAMS or 1e9),
+    counted before any weight is allocated.
     """
     use_backend(backend)
     from kspec.builders.loading import load_keras_model
 
-    return load_keras_model(path, safe_mode=safe_mode)
+    return load_keras_model(path, safe_mode=safe_mode, max_params=max_params)
 
 
 def plot(

@@ -24,14 +24,7 @@ def add_spec_argument(parser: argparse.ArgumentParser) -> None:
         metavar="MODULE",
         help="import MODULE for custom layers (trusted code; repeatable)",
     )
-    parser.add_argument(
-        "--max-params",
-        type=_count,
-        metavar="N",
-        default=None,
-        help="refuse to build models with more than N parameters "
-        "(default: $KSPEC_MAX_PARAMS or 1e9; 0: no limit)",
-    )
+    add_max_params_argument(parser, "build")
 
 
 def add_backend_argument(parser: argparse.ArgumentParser) -> None:
@@ -54,6 +47,17 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
     return value
+
+
+def add_max_params_argument(parser: argparse.ArgumentParser, verb: str) -> None:
+    parser.add_argument(
+        "--max-params",
+        type=_count,
+        metavar="N",
+        default=None,
+        help=f"refuse to {verb} models with more than N parameters "
+        "(default: $KSPEC_MAX_PARAMS or 1e9; 0: no limit)",
+    )
 
 
 def _count(text: str) -> int:

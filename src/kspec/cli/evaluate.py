@@ -16,9 +16,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by `kspec train`")
     p.add_argument("--format", choices=["text", "json"], default="text")
-    from kspec.cli.common import add_backend_argument, positive_int
+    from kspec.cli.common import add_backend_argument, add_max_params_argument, positive_int
 
     p.add_argument("--batch-size", type=positive_int, metavar="N")
+    add_max_params_argument(p, "load")
 
     add_backend_argument(p)
     p.set_defaults(run=run)
@@ -29,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
 
     from kspec.training.run import evaluate
 
-    metrics = evaluate(args.run_dir, batch_size=args.batch_size)
+    metrics = evaluate(args.run_dir, batch_size=args.batch_size, max_params=args.max_params)
     if args.format == "json":
         print(json.dumps(metrics))
     else:

@@ -26,8 +26,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="where to write the predictions (default: predictions.npz)",
     )
     p.add_argument("--batch-size", type=int, default=256, metavar="N")
-    from kspec.cli.common import add_backend_argument
+    from kspec.cli.common import add_backend_argument, add_max_params_argument
 
+    add_max_params_argument(p, "load")
     add_backend_argument(p)
     p.set_defaults(run=run)
 
@@ -40,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
         raise SpecError(f"-o needs a .npz file name, got {args.out!r}")
     if args.batch_size < 1:
         raise SpecError(f"--batch-size must be a positive integer, got {args.batch_size}")
-    shapes = predict(args.run_dir, args.input, args.out, batch_size=args.batch_size)
+    shapes = predict(
+        args.run_dir, args.input, args.out, batch_size=args.batch_size, max_params=args.max_params
+    )
     print(f"wrote {args.out}: " + ", ".join(f"{k} {tuple(v)}" for k, v in shapes.items()))
     return 0

@@ -442,8 +442,9 @@ def _fit(
 # ------------------------------------------------------------------------ reuse a finished run
 
 
-def load_run(run_dir: str) -> tuple[dict[str, Any], Any]:
-    """run.json and the trained model of a finished run."""
+def load_run(run_dir: str, max_params: int | None = None) -> tuple[dict[str, Any], Any]:
+    """run.json and the trained model of a finished run (refused over `max_params`, see
+    `load_keras_model`)."""
     info = read_run(run_dir)
     model_path = os.path.join(run_dir, "model.keras")
     if info is None or os.path.islink(model_path) or not os.path.lexists(model_path):
@@ -454,10 +455,12 @@ def load_run(run_dir: str) -> tuple[dict[str, Any], Any]:
         )
     from kspec.builders.loading import load_keras_model
 
-    return info, load_keras_model(model_path)
+    return info, load_keras_model(model_path, max_params=max_params)
 
 
-def predict(run_dir: str, input_path: str, out_path: str, batch_size: int = 256) -> dict[str, Any]:
+def predict(
+    run_dir: str, input_path: str, out_path: str, batch_size: int = 256, max_params: int | None = None
+) -> dict[str, Any]:
     """Predictions of a finished run's model for the features in `input_path` (.npz or .csv)."""
     import numpy as np
 
@@ -468,7 +471,7 @@ def predict(run_dir: str, input_path: str, out_path: str, batch_size: int = 256)
     named: list[str] = [n for n in listed if isinstance(n, str)] if isinstance(listed, list) else []
     early = bool(named) and len(named) == len(listed or [])
     x = D.load_input_file(input_path, named) if early else None  # a bad --input fails before the model loads
-    info, model = load_run(run_dir)
+    info, model = load_run(run_dir, max_params)
     inputs: list[str] = named if early else [t.name.split(":")[0] for t in model.inputs]
     if x is None:
         x = D.load_input_file(input_path, inputs)
@@ -500,11 +503,11 @@ def predict(run_dir: str, input_path: str, out_path: str, batch_size: int = 256)
     return {k: list(v.shape) for k, v in arrays.items()}
 
 
-def evaluate(run_dir: str, batch_size: int | None = None) -> dict[str, float]:
+def evaluate(run_dir: str, batch_size: int | None = None, max_params: int | None = None) -> dict[str, float]:
     """Evaluate a finished run's model again on its spec's test split."""
     from kspec.training import data as D
 
-    info, model = load_run(run_dir)
+    info, model = load_run(run_dir, max_params)
     spec_path = os.path.join(run_dir, "spec.yaml")
     if os.path.islink(spec_path) or not os.path.isfile(spec_path):
         raise KspecRuntimeError(f"{spec_path}: missing or not a regular file")

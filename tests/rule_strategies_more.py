@@ -122,9 +122,10 @@ def s_image_op(draw: Any, equalize: bool) -> tuple:
 
 @st.composite
 def s_rms(draw: Any) -> tuple:
-    shape = _shape(draw)
+    shape = list(_shape(draw))
     i = draw(st.integers(1, len(shape)))
-    return {"axis": i if draw(st.booleans()) else i - len(shape) - 1}, [shape], None
+    shape[i - 1] = shape[-1]  # Keras multiplies by the scale from the right: it must fit the last axis
+    return {"axis": i if draw(st.booleans()) else i - len(shape) - 1}, [tuple(shape)], None
 
 
 @st.composite

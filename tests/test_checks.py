@@ -101,6 +101,12 @@ CASES: dict[str, tuple[str, str, str]] = {
         "train.callbacks[0].filepath",
         "must end in '.keras'",
     ),
+    "tensorflow_kernels": (  # proved against TensorFlow in tests/test_tensorflow_kernels.py
+        "backend: tensorflow\ninputs: [{name: x, shape: [6, 6, 2]}]\n"
+        "layers: [{type: AdaptiveMaxPooling2D, output_size: »1}, {type: Flatten}]\n",
+        "layers[0].output_size",
+        "fails in TensorFlow's adaptive pooling",
+    ),
 }
 
 

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
+from kspec import backend
 from kspec.errors import Path, Problems, SpecError
 from kspec.graph.resolve import Graph, sequential_message
 from kspec.schema import datasets, limits
@@ -382,3 +383,29 @@ def callbacks(graph: Graph) -> Iterator[SpecError]:
                     + (" with save_weights_only: true" if weights_only else "")
                     + f", got {target!r}",
                 )
+
+
+# ------------------------------------------------------------------------ backend kernels
+
+
+@check("tensorflow_kernels")
+def tensorflow_kernels(graph: Graph) -> Iterator[SpecError]:
+    """On TensorFlow (the default backend), arguments Keras accepts but TensorFlow's CPU kernels
+    cannot run: each layer rule says which (`LayerArgs.tensorflow_problem`). Training would stop
+    with a oneDNN traceback, or the process would die without one; on JAX and PyTorch they run."""
+    running = backend.active() or backend.choose(graph.options.backend, graph.spec.backend)
+    if running != "tensorflow":
+        return
+    for node in graph.nodes:
+        rule = node.spec.rule
+        shapes = [graph.shapes.get(s) for s in node.sources]
+        if rule is None or not shapes or any(s is None for s in shapes):
+            continue
+        try:
+            found = rule.tensorflow_problem(shapes)  # type: ignore[arg-type]
+        except ValueError:
+            continue  # the layer's own shape error is reported where its shape is computed
+        if found is not None:
+            key, reason = found
+            path = node.spec.path + ((key,) if key in node.spec.args else ())
+            yield _spec_error(graph, path, f"{node.type} {node.name!r}: {reason}")

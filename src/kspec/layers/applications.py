@@ -31,8 +31,10 @@ class LayerScale(LayerArgs):
     projection_dim: PositiveInt
 
     def weight_counts(self, shapes: list[Shape]) -> tuple[int, int]:
+        if self.projection_dim == 1:  # a gamma of one value broadcasts against any last axis
+            return 1, 0
         last = known(shapes[0][-1], "last input dimension")
-        if 1 not in (last, self.projection_dim) and last != self.projection_dim:
+        if last != 1 and last != self.projection_dim:
             raise ShapeError(f"projection_dim {self.projection_dim} does not broadcast with {last} channels")
         return self.projection_dim, 0
 

@@ -12,7 +12,7 @@ from kspec.layers.spatial import DataFormat, join, split, transpose_length, wind
 from kspec.schema.types import Activation, Bool, Constraint, Initializer, PositiveInt, Regularizer, int_tuple
 
 
-def _strides_or_dilation(layer: LayerArgs) -> LayerArgs:
+def strides_or_dilation(layer: LayerArgs) -> LayerArgs:
     if max(layer.strides) > 1 and max(layer.dilation_rate) > 1:  # type: ignore[attr-defined]
         raise ValueError(
             "strides > 1 is not supported together with dilation_rate > 1, got "
@@ -40,7 +40,7 @@ class _Window(LayerArgs):
 
     @model_validator(mode="after")
     def _check_dilation(self) -> _Window:
-        return self if self.strided_dilation else _strides_or_dilation(self)  # type: ignore[return-value]
+        return self if self.strided_dilation else strides_or_dilation(self)  # type: ignore[return-value]
 
     def _kernel_volume(self) -> int:
         return math.prod(self.kernel_size)  # type: ignore[attr-defined]
@@ -151,6 +151,22 @@ class _ConvTranspose(_Window):
         _, _, c = split(shapes[0], self.rank, self.data_format)
         c = known(c, "channel dimension")
         return self._kernel_volume() * c * self.filters + (self.filters if self.use_bias else 0), 0
+
+    def tensorflow_problem(self, shapes: list[Shape]) -> tuple[str, str] | None:
+        """oneDNN has no primitive for an explicit output_padding of 0 with padding "same" and an
+        even kernel along that axis ("could not create a primitive descriptor", whatever the
+        strides): the output length would be (length - 1) * strides."""
+        op, k = self.output_padding, self.kernel_size  # type: ignore[attr-defined]
+        if self.padding != "same" or op is None:
+            return None
+        axes = [i for i, (p, n) in enumerate(zip(op, k)) if p == 0 and n % 2 == 0]
+        if not axes:
+            return None
+        return "output_padding", (
+            f"output_padding 0 with padding 'same' and an even kernel_size ({list(k)}) fails in "
+            "TensorFlow's CPU kernel (oneDNN: 'could not create a primitive descriptor'); leave "
+            "output_padding out (length x strides), use an odd kernel_size, or backend jax or torch"
+        )
 
     def macs(self, shapes: list[Shape], output: Shape) -> int | None:
         """Every input position scatters its channels through the whole kernel; plus the bias per output."""

@@ -5,6 +5,9 @@ from __future__ import annotations
 import math
 from typing import ClassVar, Literal
 
+from pydantic import model_validator
+
+from kspec.layers.conv import strides_or_dilation
 from kspec.layers.recurrent import Stateful
 from kspec.layers.registry import LayerArgs, Shape, ShapeError, known, register
 from kspec.layers.spatial import DataFormat, window_length
@@ -14,8 +17,8 @@ from kspec.schema.types import (
     Constraint,
     Initializer,
     Int,
+    Number,
     PositiveInt,
-    Rate,
     Regularizer,
     int_tuple,
 )
@@ -54,8 +57,8 @@ class _ConvLSTM(LayerArgs):
     kernel_constraint: Constraint = None
     recurrent_constraint: Constraint = None
     bias_constraint: Constraint = None
-    dropout: Rate = 0.0
-    recurrent_dropout: Rate = 0.0
+    dropout: Number = 0.0  # Keras clips the dropouts into [0, 1], as for LSTM
+    recurrent_dropout: Number = 0.0
     seed: Int | None = None
     return_sequences: Bool = False
     #: true: the layer returns [output, h, c] (`NAME:1`, `NAME:2`), each state one frame
@@ -64,6 +67,10 @@ class _ConvLSTM(LayerArgs):
     stateful: Stateful = False
     unroll: Bool = False
     zero_output_for_mask: Bool = False
+
+    @model_validator(mode="after")
+    def _check_dilation(self) -> _ConvLSTM:
+        return strides_or_dilation(self)  # type: ignore[return-value]  # Keras's conv rule, per gate
 
     def _split(self, x: Shape) -> tuple[int | None, int | None, list[int | None], int | None]:
         if len(x) != self.rank + 3:
@@ -77,6 +84,8 @@ class _ConvLSTM(LayerArgs):
 
     def output_shape(self, shapes: list[Shape]) -> Shape:
         b, t, spatial, _ = self._split(shapes[0])
+        if None in spatial:  # the cell's state has the frame's shape: Keras builds it from the lengths
+            raise ShapeError(f"needs known spatial lengths (the state has the frame's shape), got {spatial}")
         k, s, d = self.kernel_size, self.strides, self.dilation_rate  # type: ignore[attr-defined]
         out = [window_length(n, k[i], s[i], self.padding, d[i]) for i, n in enumerate(spatial)]
         frame = (self.filters, *out) if self.data_format == "channels_first" else (*out, self.filters)

@@ -20,7 +20,16 @@ from typing import Any, ClassVar
 
 from pydantic import model_validator
 
-from kspec.layers.registry import CallStyle, LayerArgs, Shape, ShapeError, per_sample, register_as, zero_macs
+from kspec.layers.registry import (
+    CallStyle,
+    LayerArgs,
+    Shape,
+    ShapeError,
+    axes_of,
+    per_sample,
+    register_as,
+    zero_macs,
+)
 from kspec.schema.types import Axes, Bool, DType, Int, Number
 
 #: op type -> (Keras module, operation class): the only classes an op entry can build.
@@ -30,6 +39,25 @@ KERAS_OPS: dict[str, tuple[str, str]] = {}
 def broadcast(a: Shape, b: Shape) -> Shape:
     """Keras's `broadcast_shapes` (None broadcasts like an unknown size)."""
     a, b = (1,) * (len(b) - len(a)) + tuple(a), (1,) * (len(a) - len(b)) + tuple(b)
+    return _broadcast_aligned(a, b)
+
+
+def broadcast_batched(a: Shape, b: Shape) -> Shape:
+    """`broadcast` of two tensors that both start with the batch axis. With different ranks,
+    the shorter one's batch axis meets an axis of the longer: Keras's symbolic shapes let an
+    unknown batch meet any length, but it runs only when the batch happens to have that many
+    rows, so a known length other than 1 there is refused."""
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    if len(short) != len(long) and short and long[len(long) - len(short)] not in (1, None):
+        k = len(long) - len(short)
+        raise ShapeError(
+            f"shapes {a} and {b}: the batch axis of the rank-{len(short)} operand meets axis {k} "
+            f"(length {long[k]}) of the other; they broadcast only for batches of exactly that size"
+        )
+    return broadcast(a, b)
+
+
+def _broadcast_aligned(a: Shape, b: Shape) -> Shape:
     out: list[int | None] = []
     for x, y in zip(a, b):
         if x == 1:
@@ -87,7 +115,7 @@ class _Binary(_Op):
     def output_shape(self, shapes: list[Shape]) -> Shape:
         if len(shapes) + len(self.constants()) != 2:
             raise ShapeError("takes two operands: two inputs, or one input and x1 or x2 as a number")
-        return broadcast(shapes[0], shapes[1]) if len(shapes) == 2 else shapes[0]
+        return broadcast_batched(shapes[0], shapes[1]) if len(shapes) == 2 else shapes[0]
 
 
 for _name, _cls in [
@@ -168,7 +196,9 @@ class _Reduce(_Unary):
 
     def output_shape(self, shapes: list[Shape]) -> Shape:
         x = shapes[0]
-        axes = {_axis(x, a) for a in self.axis} if self.axis is not None else set(range(len(x)))
+        if self.axis is None:
+            raise ShapeError("axis null reduces every axis, the batch axis too: name the axes (from 1)")
+        axes = set(axes_of(x, self.axis))  # out of range, repeated or the batch axis: Keras fails
         if self.keepdims:
             return tuple(1 if i in axes else d for i, d in enumerate(x))
         return tuple(d for i, d in enumerate(x) if i not in axes)
@@ -201,18 +231,18 @@ class Reshape(_Unary):
     newshape: list[int | None]
 
     def output_shape(self, shapes: list[Shape]) -> Shape:
-        x = shapes[0]
-        free = [i for i, d in enumerate(self.newshape) if d is None or d == -1]
-        if len(free) > 1:
-            return tuple(None if d in (None, -1) else d for d in self.newshape)
-        out = list(self.newshape)
-        if free:
-            known_in = None if None in x else math.prod(x)  # type: ignore[arg-type]
-            rest = math.prod(d for d in out if d not in (None, -1))  # type: ignore[misc]
-            out[free[0]] = None if known_in is None else known_in // rest
-        elif None not in x and math.prod(x) != math.prod(out):  # type: ignore[arg-type]
-            raise ShapeError(f"cannot reshape {x} into {self.newshape}")
-        return tuple(out)
+        x, new = shapes[0], list(self.newshape)
+        # The batch axis is the one free entry: Keras infers it from the sample's size, and the
+        # other entries must hold each sample's values exactly (any other split mixes samples).
+        if not new or new[0] not in (None, -1) or any(d is None or d < 1 for d in new[1:]):
+            raise ShapeError(
+                f"newshape {self.newshape}: its first entry is the batch axis (-1 or null) and "
+                "the others are positive lengths"
+            )
+        sample = x[1:]
+        if None not in sample and math.prod(sample) != math.prod(new[1:]):  # type: ignore[arg-type]
+            raise ShapeError(f"cannot reshape samples of shape {sample} into {tuple(new[1:])}")
+        return (x[0], *new[1:]) if x else tuple(new)
 
 
 @op("transpose", "keras.src.ops.numpy", "Transpose")
@@ -226,6 +256,8 @@ class Transpose(_Unary):
         axes = self.axes if self.axes is not None else list(reversed(range(len(x))))
         if sorted(a % len(x) for a in axes) != list(range(len(x))) or len(axes) != len(x):
             raise ShapeError(f"axes {axes} are not a permutation of the {len(x)} axes")
+        if axes[0] % len(x) != 0:
+            raise ShapeError(f"axes {axes} move the batch axis: the first must be 0")
         return tuple(x[a] for a in axes)
 
 
@@ -237,7 +269,7 @@ class ExpandDims(_Unary):
 
     def output_shape(self, shapes: list[Shape]) -> Shape:
         rank = len(shapes[0]) + len(self.axis)
-        axes = {a % rank for a in self.axis}
+        axes = set(axes_of((None,) * rank, self.axis))  # in the result: in range, once, not the batch
         rest = iter(shapes[0])
         return tuple(1 if i in axes else next(rest) for i in range(rank))
 
@@ -252,7 +284,7 @@ class Squeeze(_Unary):
         x = shapes[0]
         if self.axis is None:
             return tuple(d for d in x if d != 1)
-        axes = {_axis(x, a) for a in self.axis}
+        axes = set(axes_of(x, self.axis))  # out of range, repeated or the batch axis: Keras fails
         for a in axes:
             if x[a] not in (1, None):
                 raise ShapeError(f"axis {a} has size {x[a]}, not 1")
@@ -270,7 +302,7 @@ class Concatenate(_Op):
 
     def output_shape(self, shapes: list[Shape]) -> Shape:
         first = shapes[0]
-        a = _axis(first, self.axis)
+        (a,) = axes_of(first, self.axis)  # along the batch axis the batch would change
         for s in shapes[1:]:
             if len(s) != len(first) or any(
                 i != a and None not in (x, y) and x != y for i, (x, y) in enumerate(zip(first, s))
@@ -293,9 +325,14 @@ class Matmul(_Op):
         a, b = shapes
         if len(a) < 2 or len(b) < 2:
             raise ShapeError("matmul needs inputs of rank 2 or more")
+        if len(b) == 2 and a[-1] is not None:
+            raise ShapeError(
+                f"x2 {b} is one vector per sample: its batch axis would be contracted with the "
+                f"{a[-1]} features of x1 (it runs only for batches of that size)"
+            )
         if None not in (a[-1], b[-2]) and a[-1] != b[-2]:
             raise ShapeError(f"inner dimensions differ: {a[-1]} and {b[-2]}")
-        return (*broadcast(a[:-2], b[:-2]), a[-2], b[-1])
+        return (*broadcast_batched(a[:-2], b[:-2]), a[-2], b[-1])
 
     def macs(self, shapes: list[Shape], output: Shape) -> int | None:  # type: ignore[override]
         """One multiply-accumulate per output element and inner index."""

@@ -60,8 +60,19 @@ class Normalization(LayerArgs):
 
 
 def _image_size(height: int, width: int, shapes: list[Shape], data_format: str | None) -> Shape:
-    batch, _, channels = split(shapes[0], 2, data_format)
+    x = shapes[0]
+    if len(x) == 3 and data_format == "channels_first":
+        # Keras takes a rank-3 input as one unbatched (channels, height, width) image: here the
+        # batch is its channels axis and each sample is resized as a one-channel image.
+        return (x[0], height, width)
+    batch, _, channels = split(x, 2, data_format)
     return join(batch, [height, width], channels, data_format)
+
+
+def _image(x: Shape) -> Shape:
+    """A value-only image layer's input: an image batch, or a rank-3 tensor, which Keras takes as
+    one unbatched image (the shape is unchanged either way)."""
+    return expect_rank(x, (3, 4), "image batch (or a rank-3 tensor, one unbatched image to Keras)")
 
 
 @register
@@ -118,10 +129,8 @@ class CategoryEncoding(LayerArgs):
     sparse: Literal[False] = False
 
     def output_shape(self, shapes: list[Shape]) -> Shape:
-        x = shapes[0]
-        if self.output_mode != "one_hot":
-            expect_rank(x, (1, 2), "multi_hot/count input of ids")
-        return _encoded(x, self.num_tokens, self.output_mode)
+        # multi_hot/count encode the ids of the last axis together, whatever the rank
+        return _encoded(shapes[0], self.num_tokens, self.output_mode)
 
 
 @register
@@ -162,6 +171,8 @@ class Hashing(LayerArgs):
     macs = zero_macs  # no multiply-accumulates (torchinfo counts none for resampling or lookups)
 
     num_bins: PositiveInt
+    # An integer: a float mask_value fails on integer ids ("Cannot convert 0.0 to EagerTensor of
+    # dtype int32") and check has no input dtypes; an integer mask works on every input.
     mask_value: Int | str | None = None
     salt: Int | list[Int] | None = None
     output_mode: Literal["int", "one_hot", "multi_hot", "count"] = "int"
@@ -183,7 +194,7 @@ class AutoContrast(LayerArgs):
     data_format: DataFormat = None
 
     def output_shape(self, shapes: list[Shape]) -> Shape:
-        return expect_rank(shapes[0], 4, "image batch")
+        return _image(shapes[0])
 
 
 @register
@@ -197,4 +208,4 @@ class Equalization(LayerArgs):
     data_format: DataFormat = None
 
     def output_shape(self, shapes: list[Shape]) -> Shape:
-        return expect_rank(shapes[0], 4, "image batch")
+        return _image(shapes[0])

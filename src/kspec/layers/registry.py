@@ -73,6 +73,11 @@ class LayerArgs(BaseModel):
         """(weights that train unless frozen, weights that never train), e.g. BN's moving stats."""
         return 0, 0
 
+    def tensorflow_problem(self, shapes: list[Shape]) -> tuple[str, str] | None:
+        """(argument, reason) when TensorFlow's CPU kernels fail on arguments Keras accepts and
+        the other backends run (`graph.checks.tensorflow_kernels` refuses them on TensorFlow)."""
+        return None
+
     def macs(self, shapes: list[Shape], output: Shape) -> int | None:
         """Multiply-accumulates of one forward pass for ONE sample (batch dimension left out).
 

@@ -12,11 +12,11 @@ from kspec.schema.types import (
     Bool,
     Constraint,
     DType,
+    Fraction,
     Initializer,
     Int,
     Number,
     PositiveInt,
-    Rate,
     Regularizer,
 )
 
@@ -33,13 +33,28 @@ class RMSNormalization(LayerArgs):
     epsilon: Number = 1e-6
 
     def weight_counts(self, shapes: list[Shape]) -> tuple[int, int]:
-        x = shapes[0]
-        dims = []
-        for a in set(self.axis):
+        return math.prod(self._scale(shapes[0])), 0
+
+    def _scale(self, x: Shape) -> tuple[int, ...]:
+        """The scale's shape as Keras builds it: the lengths of the axes in sorted order."""
+        for a in self.axis:
             if not -len(x) <= a < len(x):
                 raise ShapeError(f"axis {a} is out of range for a rank-{len(x)} input")
-            dims.append(known(x[a], "normalized dimension"))
-        return math.prod(dims), 0
+        if len({a % len(x) for a in self.axis}) < len(self.axis):
+            raise ShapeError(f"axis {list(self.axis)} names the same axis twice")
+        return tuple(known(x[a], "normalized dimension") for a in sorted(self.axis))
+
+    def output_shape(self, shapes: list[Shape]) -> Shape:
+        # Keras multiplies by the scale from the right (broadcasting), whatever the axes: the scale
+        # must fit the trailing axes, or the result changes shape or fails.
+        x, scale = shapes[0], self._scale(shapes[0])
+        trailing = x[len(x) - len(scale) :] if len(scale) <= len(x) else None
+        if trailing is None or any(s not in (1, t) for s, t in zip(scale, trailing)):
+            raise ShapeError(
+                f"Keras multiplies the input by a scale of shape {scale} (the lengths along axis "
+                f"{list(self.axis)}) from the right: it does not fit the input's last axes {x[-len(scale) :]}"
+            )
+        return x
 
 
 @register
@@ -67,7 +82,7 @@ class GroupQueryAttention(LayerArgs):
     head_dim: PositiveInt
     num_query_heads: PositiveInt
     num_key_value_heads: PositiveInt
-    dropout: Rate = 0.0
+    dropout: Fraction = 0.0  # a Dropout layer inside, as in MultiHeadAttention: 0 to 1
     use_bias: Bool = True
     sliding_window: PositiveInt | None = None
     flash_attention: Bool | None = None

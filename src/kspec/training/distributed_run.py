@@ -23,7 +23,6 @@ import sys
 import time
 from typing import Any
 
-from kspec._version import __version__
 from kspec.errors import KspecRuntimeError, SpecError, first_line, shorten
 from kspec.files import save_model, write_text
 from kspec.graph.resolve import resolve
@@ -37,9 +36,12 @@ from kspec.training.run import (
     _prepare_run_dir,
     _seed,
     _spec_text,
+    evaluate_test_split,
+    finished_fields,
     leave_no_trace,
     open_run_folder,
     prepare_data,
+    run_record,
     spec_hash,
 )
 from kspec.training.rundir import (
@@ -193,27 +195,21 @@ def _train(
     initial_epoch, restored = restore(model, os.path.join(run_dir, BACKUP)) if resume else (0, None)
     dist.check_same_start(initial_epoch)
 
-    run_info: dict[str, Any] = {
-        "kspec_version": __version__,
-        "name": spec.name,
-        "spec_file": os.path.abspath(spec.file) if spec.file and os.path.isfile(spec.file) else None,
-        "spec_dir": spec.base_dir,
-        "spec_hash": digest,
-        "api": api,
-        "backend": keras.backend.backend(),
-        "epochs": epochs,
-        "batch_size": global_batch,
-        "processes": processes,
-        "global_batch_size": global_batch,
-        "per_process_batch_size": local_batch,
-        "distribute": "data_parallel",
-        "status": "running",
-        "rows": {"train": len(arrays.train), "validation": len(arrays.val), "test": len(arrays.test)},
-        "scale": arrays.scale,
-        "inputs": [i.name for i in graph.inputs],
-        "outputs": list(graph.outputs),
-        "files": targets,  # the manifest: `--force` deletes only these, later
-    }
+    run_info = run_record(
+        spec,
+        graph,
+        arrays,
+        digest,
+        api,
+        keras.backend.backend(),
+        epochs,
+        global_batch,
+        targets,
+        processes=processes,
+        global_batch_size=global_batch,
+        per_process_batch_size=local_batch,
+        distribute="data_parallel",
+    )
 
     def record(**changes: Any) -> None:
         run_info.update(changes)
@@ -282,10 +278,8 @@ def _train(
     if nan.bad:
         record(status="failed", reason="loss became NaN")
         raise KspecRuntimeError("the loss became NaN; training stopped (TerminateOnNaN)")
-    metrics: dict[str, float] = {}
-    if len(arrays.test):
-        result = model.evaluate(D.make_dataset(arrays, arrays.test, local_batch), verbose=0, return_dict=True)
-        metrics = {k: float(v) for k, v in result.items()}
+    metrics = evaluate_test_split(model, arrays, local_batch)
+    if metrics:
         _say(quiet or not writer, process, "test: " + ", ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
     prints = dist.fingerprint(model)
     write_text(
@@ -302,13 +296,7 @@ def _train(
         files = ["model.keras", "history.json", "metrics.json"]
         if reporter is not None:
             files += reporter.artifacts(model, graph, spec, run_dir, history, api)
-        record(
-            status="finished",
-            finished_epochs=history["epoch"][-1] if history["epoch"] else 0,
-            initial_epoch=initial_epoch,
-            seconds=round(time.perf_counter() - start, 2),
-            epoch_seconds=timer.seconds,
-        )
+        record(**finished_fields(history, initial_epoch, start, timer))
         if reporter is not None:
             files += reporter.page(run_dir)
     backup_dir = os.path.join(home, BACKUP)

@@ -332,25 +332,9 @@ def _fit(
     backup_dir = os.path.join(run_dir, BACKUP)
     initial_epoch, restored = restore(model, backup_dir) if state == "resume" else (0, None)
 
-    run_info: dict[str, Any] = {
-        "kspec_version": __version__,
-        "name": spec.name,
-        "spec_file": os.path.abspath(spec.file) if spec.file and os.path.isfile(spec.file) else None,
-        "spec_dir": spec.base_dir,
-        "spec_hash": digest,
-        "api": api,
-        "backend": keras.backend.backend(),
-        "epochs": epochs,
-        "batch_size": batch_size,
-        "processes": 1,  # data-parallel runs (kspec.training.distributed_run) record N
-        "status": "running",
-        "rows": {"train": len(arrays.train), "validation": len(arrays.val), "test": len(arrays.test)},
-        "scale": arrays.scale,
-        "inputs": [i.name for i in graph.inputs],
-        "outputs": list(graph.outputs),
-        # The manifest: everything this run may write. `--force` deletes only these, later.
-        "files": targets,
-    }
+    run_info = run_record(
+        spec, graph, arrays, digest, api, keras.backend.backend(), epochs, batch_size, targets, processes=1
+    )
     lock.keep = True  # from here on the folder holds this run
     write_text(os.path.join(run_dir, "run.json"), json.dumps(run_info, indent=1) + "\n")
     write_text(os.path.join(run_dir, "spec.yaml"), _spec_text(spec))
@@ -401,11 +385,8 @@ def _fit(
             "learning rate, scaled inputs, or a loss that matches the output activation"
         )
 
-    metrics: dict[str, float] = {}
-    if len(arrays.test):
-        test_ds = D.make_dataset(arrays, arrays.test, batch_size)
-        result = model.evaluate(test_ds, verbose=0, return_dict=True)
-        metrics = {k: float(v) for k, v in result.items()}
+    metrics = evaluate_test_split(model, arrays, batch_size)
+    if metrics:
         _say(quiet, "test: " + ", ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
     write_text(os.path.join(run_dir, "metrics.json"), json.dumps(metrics, indent=1) + "\n")
     if not os.path.exists(history_path):  # nothing left to train: the backup's history
@@ -415,13 +396,7 @@ def _fit(
     files = ["model.keras", "history.json", "metrics.json"]
     if reporter is not None:
         files += reporter.artifacts(model, graph, spec, run_dir, history, api)
-    run_info.update(
-        status="finished",
-        finished_epochs=history["epoch"][-1] if history["epoch"] else 0,
-        initial_epoch=initial_epoch,
-        seconds=round(time.perf_counter() - start, 2),
-        epoch_seconds=timer.seconds,
-    )
+    run_info.update(finished_fields(history, initial_epoch, start, timer))
     write_text(os.path.join(run_dir, "run.json"), json.dumps(run_info, indent=1) + "\n")
     if reporter is not None:
         files += reporter.page(run_dir)
@@ -437,6 +412,64 @@ def _fit(
         files=files,
         seconds=time.perf_counter() - start,
     )
+
+
+# ------------------------------------------------- shared with kspec.training.distributed_run
+
+
+def run_record(
+    spec: Spec,
+    graph: Any,
+    arrays: Any,
+    digest: str,
+    api: str,
+    backend: str,
+    epochs: int,
+    batch_size: int,
+    targets: list[str],
+    **extra: Any,
+) -> dict[str, Any]:
+    """run.json of a run that starts: what it trains, on what, and the files it may write."""
+    return {
+        "kspec_version": __version__,
+        "name": spec.name,
+        "spec_file": os.path.abspath(spec.file) if spec.file and os.path.isfile(spec.file) else None,
+        "spec_dir": spec.base_dir,
+        "spec_hash": digest,
+        "api": api,
+        "backend": backend,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        **extra,  # processes (1 here; data-parallel runs record N and their batch split)
+        "status": "running",
+        "rows": {"train": len(arrays.train), "validation": len(arrays.val), "test": len(arrays.test)},
+        "scale": arrays.scale,
+        "inputs": [i.name for i in graph.inputs],
+        "outputs": list(graph.outputs),
+        # The manifest: everything this run may write. `--force` deletes only these, later.
+        "files": targets,
+    }
+
+
+def evaluate_test_split(model: Any, arrays: Any, batch_size: int) -> dict[str, float]:
+    """`model.evaluate` on the held-out test split, by metric name ({} without one)."""
+    from kspec.training import data as D
+
+    if not len(arrays.test):
+        return {}
+    result = model.evaluate(D.make_dataset(arrays, arrays.test, batch_size), verbose=0, return_dict=True)
+    return {k: float(v) for k, v in result.items()}
+
+
+def finished_fields(history: dict[str, Any], initial_epoch: int, start: float, timer: Any) -> dict[str, Any]:
+    """What run.json adds when a run finishes."""
+    return {
+        "status": "finished",
+        "finished_epochs": history["epoch"][-1] if history["epoch"] else 0,
+        "initial_epoch": initial_epoch,
+        "seconds": round(time.perf_counter() - start, 2),
+        "epoch_seconds": timer.seconds,
+    }
 
 
 # ------------------------------------------------------------------------ reuse a finished run

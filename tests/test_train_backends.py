@@ -1,6 +1,7 @@
 """`kspec train --backend jax|torch` end to end, one subprocess per backend: the run folder is
 complete and records the backend, its metrics are finite, `kspec predict` and `kspec evaluate`
-work on that run on the same backend, and a run interrupted by a real Ctrl-C resumes.
+work on that run on the same backend (and evaluate on this process's own), and a run
+interrupted by a real Ctrl-C resumes.
 
 The references are Keras's own, on the same backend: the saved model loaded with
 `keras.saving.load_model` (its predictions, its `evaluate`), and the uninterrupted run's weights
@@ -143,6 +144,13 @@ def test_kspec_train_predict_evaluate_and_resume_on_a_backend(backend, tmp_path)
     assert got["evaluate_rc"] == 0
     for key, value in metrics.items():
         assert np.isclose(got["evaluate"][key], value, rtol=1e-5, atol=1e-6), (key, got["evaluate"], metrics)
+
+    # and on this process's backend (TensorFlow under make test): the run folder is portable
+    from kspec.training.run import evaluate
+
+    elsewhere = evaluate(str(run))
+    for key, value in metrics.items():
+        assert np.isclose(elsewhere[key], value, rtol=1e-5, atol=1e-6), (key, elsewhere, metrics)
 
     # Ctrl-C after epoch 2, the same command again: it resumes at epoch 2 and ends where the
     # uninterrupted run ended (weights and Adam's moments), having trained each epoch once

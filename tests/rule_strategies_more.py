@@ -324,7 +324,18 @@ def s_nested_functional(draw: Any) -> tuple:
     return args, [(features,)] * (2 if two else 1), None
 
 
-_BINARY = ["add", "subtract", "multiply", "divide", "true_divide", "maximum", "minimum", "power"]
+_BINARY = [
+    "add",
+    "subtract",
+    "multiply",
+    "divide",
+    "true_divide",
+    "maximum",
+    "minimum",
+    "power",
+    "equal",
+    "not_equal",
+]
 _UNARY = [
     "negative",
     "abs",

@@ -77,9 +77,7 @@ def assert_no_loss(model: Any, tmp_path: Any, apis: tuple[str, ...] = ("function
     assert checked >= len(report.graph.nodes) // 2  # default op names may differ; layers never do
     weights = str(tmp_path / "w.weights.h5")
     model.save_weights(weights)
-    inputs = [
-        np.random.default_rng(0).uniform(0, 1, (2, *t.shape[1:])).astype("float32") for t in model.inputs
-    ]
+    inputs = [_sample(t) for t in model.inputs]
     x = inputs[0] if len(inputs) == 1 else inputs
     expected = _numpy(model(x, training=False))  # eager: no tf.function tracing of a big graph
     for api in apis:
@@ -95,6 +93,17 @@ def assert_no_loss(model: Any, tmp_path: Any, apis: tuple[str, ...] = ("function
                 (a, b) for a, b in zip(again["layers"], spec_dict["layers"]) if a != b
             ][:2]
     return spec_dict
+
+
+def _sample(tensor: Any) -> Any:
+    """Two random samples for a model input: masks as booleans, token ids as small integers."""
+    rng = np.random.default_rng(0)
+    shape = (2, *tensor.shape[1:])
+    if tensor.dtype == "bool":
+        return rng.uniform(0, 1, shape) > 0.3
+    if "int" in str(tensor.dtype):
+        return rng.integers(0, 5, shape).astype(tensor.dtype)
+    return rng.uniform(0, 1, shape).astype("float32")
 
 
 def _numpy(value: Any) -> Any:

@@ -122,3 +122,214 @@ def test_bidirectional_return_state_must_match_its_backward_layer() -> None:
                 ],
             }
         )
+
+
+def keyword_tensors_model(keras: Any) -> Any:
+    """A seq2seq encoder/decoder (the encoder's states start the decoder), an explicit mask
+    tensor, an Embedding's implicit mask (`mask_zero`: Keras records `ops.not_equal` and passes
+    the mask by keyword), Bidirectional and ConvLSTM with initial states, attention masks."""
+    from keras import layers
+
+    src = keras.Input((6, 3), name="src")
+    tgt = keras.Input((4, 3), name="tgt")
+    keep = keras.Input((6,), dtype="bool", name="keep")
+    tgt_keep = keras.Input((4,), dtype="bool", name="tgt_keep")
+    tokens = keras.Input((5,), dtype="int32", name="tokens")
+    _, h, c = layers.LSTM(4, return_state=True, name="encoder")(src, mask=keep)
+    decoded = layers.LSTM(4, return_sequences=True, name="decoder")(tgt, initial_state=[h, c])
+    embedded = layers.Embedding(10, 4, mask_zero=True, name="emb")(tokens)
+    gru = layers.GRU(4, name="gru")(embedded)
+    h2, c2 = layers.Dense(2, name="h2")(h), layers.Dense(2, name="c2")(c)
+    bi = layers.Bidirectional(layers.GRU(2), name="bi")(src, initial_state=[h2, c2])
+    frames = keras.Input((2, 5, 5, 1), name="frames")
+    f0 = keras.Input((3, 3, 2), name="f0")
+    clstm = layers.ConvLSTM2D(2, 3, name="clstm")(frames, initial_state=[f0, f0])
+    pairs = keras.Input((4, 6), dtype="bool", name="pairs")
+    attended = layers.MultiHeadAttention(2, 2, name="mha")(decoded, src, attention_mask=pairs)
+    dot = layers.Attention(name="att")([decoded, decoded], mask=[tgt_keep, tgt_keep])
+    head = layers.Concatenate(name="cat")(
+        [
+            layers.Flatten(name="flat_att")(attended),
+            layers.Flatten(name="flat_dot")(dot),
+            gru,
+            bi,
+            layers.Flatten(name="flat_c")(clstm),
+        ]
+    )
+    inputs = [src, tgt, keep, tgt_keep, tokens, frames, f0, pairs]
+    return keras.Model(inputs, head, name="keywords")
+
+
+def test_keyword_tensors_import_with_no_loss(keras: Any, tmp_path: Any) -> None:
+    model = keyword_tensors_model(keras)
+    spec = assert_no_loss(model, tmp_path, apis=("functional", "subclass"))
+    entries = {e.get("name", e["type"]): e for e in spec["layers"]}
+    assert entries["encoder"]["inputs"] == {"sequences": "src", "mask": "keep"}
+    assert entries["decoder"]["inputs"] == {"sequences": "tgt", "initial_state": ["encoder:1", "encoder:2"]}
+    assert entries["ops.not_equal"] == {"type": "ops.not_equal", "inputs": "tokens", "x2": 0}
+    assert entries["GRU"]["inputs"] == {"sequences": "emb", "mask": "not_equal"}
+    assert entries["bi"]["inputs"] == {"sequences": "src", "initial_state": ["h2", "c2"]}
+    assert entries["clstm"]["inputs"] == {"sequences": "frames", "initial_state": ["f0", "f0"]}
+    assert entries["mha"]["inputs"] == {"query": "decoder", "value": "src", "attention_mask": "pairs"}
+    assert entries["att"]["inputs"] == {
+        "query": "decoder",
+        "value": "decoder",
+        "mask": ["tgt_keep", "tgt_keep"],
+    }
+    with pytest.raises(kspec.SpecError, match="the Sequential API cannot build this graph"):
+        kspec.build(kspec.from_dict({**spec, "api": "sequential"}))
+
+
+SEQ2SEQ = """
+inputs: [{name: src, shape: [6, 3]}, {name: tgt, shape: [4, 3]}, {name: keep, shape: [6], dtype: bool}]
+layers:
+  - {type: LSTM, name: encoder, inputs: {sequences: src, mask: keep}, units: 4, return_state: true}
+  - {type: LSTM, name: decoder, inputs: {sequences: tgt, initial_state: [encoder:1, encoder:2]}, units: 4}
+"""
+
+
+def test_inputs_by_name_check_without_keras() -> None:
+    rows = {r["name"]: r for r in kspec.check(kspec.loads(SEQ2SEQ)).to_dict()["layers"]}
+    assert rows["decoder"]["output_shape"] == [None, 4] and rows["decoder"]["params"] == 4 * 4 * (3 + 4 + 1)
+    assert rows["decoder"]["inputs"] == ["tgt", "encoder:1", "encoder:2"]
+
+
+@pytest.mark.parametrize(
+    "old, new, message",
+    [
+        (
+            "mask: keep}",
+            "mask: keep, masks: keep}",
+            "layers[0].inputs.masks: LSTM has no tensor argument 'masks'",
+        ),
+        (
+            "[encoder:1, encoder:2]",
+            "[encoder:1]",
+            "initial_state takes 2 tensor(s) (the layer's states), got 1",
+        ),
+        (
+            "[encoder:1, encoder:2]",
+            "[encoder:1, src]",
+            "initial_state[1] needs shape (None, 4), got (None, 6, 3)",
+        ),
+        ("mask: keep}", "mask: tgt}", "mask needs shape (None, 6), got (None, 4, 3)"),
+        (
+            "[encoder:1, encoder:2]",
+            "[encoder:1, nothing]",
+            "layers[1].inputs.initial_state[1]: unknown input",
+        ),
+        ("{sequences: src, mask: keep}", "{mask: keep}", "LSTM needs its positional tensors sequences"),
+        (
+            "units: 4}",
+            "units: 4}\n  - {type: Dense, inputs: {x: decoder}, units: 2}",
+            "Dense takes its inputs as a name",
+        ),
+    ],
+)
+def test_bad_inputs_by_name_is_one_located_error(old: str, new: str, message: str) -> None:
+    assert old in SEQ2SEQ
+    with pytest.raises(kspec.SpecError) as err:
+        kspec.check(kspec.loads(SEQ2SEQ.replace(old, new, 1), file="s.yaml"))
+    assert message in str(err.value) and len(str(err.value).splitlines()) == 1, str(err.value)
+
+
+def test_inputs_by_name_refused_where_not_supported() -> None:
+    with pytest.raises(kspec.SpecError, match="not supported in a spec with blocks yet"):
+        kspec.loads(
+            "blocks: {b: {layers: [{type: Dense, units: 2}]}}\n" + SEQ2SEQ + "  - {block: b}\n", file="s.yaml"
+        )
+    with pytest.raises(kspec.SpecError, match=r"layers\[2\]\.inputs: must be a name or a list of names"):
+        kspec.loads(SEQ2SEQ + "  - {reuse: decoder, inputs: {sequences: tgt}}\n")
+
+
+def test_import_refuses_what_it_cannot_write_in_one_line(keras: Any, tmp_path: Any, capsys: Any) -> None:
+    from keras import layers
+
+    from kspec.cli import main
+
+    x, m = keras.Input((5, 3), name="x"), keras.Input((5,), dtype="bool", name="m")
+    pooled = layers.GlobalAveragePooling1D(name="pool")(x, mask=m)  # a mask kspec has no slot for
+    path = tmp_path / "m.keras"
+    keras.Model([x, m], pooled).save(path)
+    out = tmp_path / "m.yaml"
+    assert main(["import", str(path), "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "'pool' is called with keyword arguments ['mask']" in err and len(err.splitlines()) == 1, err
+    assert not out.exists()
+
+
+def nested_model(keras: Any) -> Any:
+    """A nested Functional model holding what a top-level one can: a shared layer, a call
+    argument, tensors by keyword, a layer with several outputs (one of them a model output),
+    and models nested deeper (a Sequential and a Functional inside it)."""
+    from keras import layers
+
+    a, b = keras.Input((5, 3), name="a_in"), keras.Input((5, 3), name="b_in")
+    proj = layers.Dense(3, name="proj")
+    left, right = proj(a), proj(b)  # shared
+    _, h, c = layers.LSTM(4, return_state=True, name="enc_lstm")(left)
+    seq = layers.LSTM(4, return_sequences=True, name="dec_lstm")(right, initial_state=[h, c])
+    dropped = layers.Dropout(0.5, name="drop")(seq, training=False)
+    x_in = keras.Input((4,), name="deep_in")
+    deep = keras.Model(x_in, layers.Dense(2, name="deep_dense")(x_in), name="deep")
+    stack = keras.Sequential(
+        [layers.Dense(4, name="stack_dense"), layers.ReLU(name="stack_relu")], name="stack"
+    )
+    inner = keras.Model([a, b], [deep(stack(h)), dropped, c], name="encoder")
+    x, y = keras.Input((5, 3), name="x"), keras.Input((5, 3), name="y")
+    code, sequence, state = inner([x, y])
+    head = layers.Concatenate(name="cat")([code, layers.Flatten(name="flat")(sequence), state])
+    return keras.Model([x, y], layers.Dense(2, name="head")(head), name="outer")
+
+
+def test_nested_functional_holds_everything_a_model_can(keras: Any, tmp_path: Any) -> None:
+    spec = assert_no_loss(nested_model(keras), tmp_path, apis=("functional", "subclass"))
+    encoder = spec["layers"][0]
+    assert encoder["type"] == "Functional" and encoder["outputs"] == ["deep", "drop", "enc_lstm:2"]
+    inner = {e["name"]: e for e in encoder["layers"]}
+    assert inner["proj_call2"] == {"reuse": "proj", "name": "proj_call2", "inputs": "b_in"}
+    assert inner["dec_lstm"]["inputs"] == {
+        "sequences": "proj_call2",
+        "initial_state": ["enc_lstm:1", "enc_lstm:2"],
+    }
+    assert inner["drop"]["call"] == {"training": False}
+    assert inner["stack"]["type"] == "Sequential" and inner["deep"]["type"] == "Functional"
+    report = kspec.check(kspec.from_dict(spec))
+    assert report.graph.nodes[0].output_shapes == [(None, 2), (None, 5, 4), (None, 4)]
+
+
+@pytest.mark.parametrize(
+    "old, new, message",
+    [
+        ("{reuse: proj, ", "{reuse: nope, ", "layers[0].layers[1].reuse: 'nope' is not an earlier layer"),
+        ("[enc:1, enc:2]", "[enc:1]", "initial_state takes 2 tensor(s)"),
+        (
+            "units: 3}",
+            "units: 3, call: {train: false}}",
+            "layers[0].layers[0].call.train: unknown call argument",
+        ),
+        ("outputs: [dec, enc:2]", "outputs: [dec, enc:3]", "output 'enc:3' is not an inner layer"),
+        ("proj, inputs: a,", "proj, inputs: {x: a},", "Dense takes its inputs as a name"),
+    ],
+)
+def test_bad_nested_functional_is_one_error(old: str, new: str, message: str) -> None:
+    text = """
+inputs: [{name: x, shape: [5, 3]}, {name: y, shape: [5, 3]}]
+layers:
+  - type: Functional
+    name: encoder
+    inputs: [x, y]
+    model_inputs: [{name: a, shape: [5, 3]}, {name: b, shape: [5, 3]}]
+    layers:
+      - {type: Dense, name: proj, inputs: a, units: 3}
+      - {reuse: proj, name: proj2, inputs: b}
+      - {type: LSTM, name: enc, inputs: proj, units: 4, return_state: true}
+      - {type: LSTM, name: dec, inputs: {sequences: proj2, initial_state: [enc:1, enc:2]}, units: 4}
+    outputs: [dec, enc:2]
+  - {type: Concatenate, inputs: [encoder, encoder:1]}
+"""
+    kspec.check(kspec.loads(text))  # the spec as written is fine
+    assert old in text
+    with pytest.raises(kspec.SpecError) as err:
+        kspec.check(kspec.loads(text.replace(old, new, 1), file="s.yaml"))
+    assert message in str(err.value) and len(str(err.value).splitlines()) == 1, str(err.value)

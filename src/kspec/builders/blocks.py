@@ -39,7 +39,9 @@ def run_nodes(
         call = dict(node.get("call") or {})
         if training is not None and "training" in call:
             call["training"] = training
-        result = call_layer(layer, node["call_style"], [values[s] for s in node["sources"]], call)
+        result = call_layer(
+            layer, node["call_style"], [values[s] for s in node["sources"]], call, node.get("keywords")
+        )
         outputs = node.get("outputs")
         if outputs is None:
             store(values, node["name"], node.get("output_count", 1), result)

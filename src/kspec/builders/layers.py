@@ -138,10 +138,28 @@ def create_layer(graph: Graph, node: Node) -> keras.layers.Layer:
         ) from None
 
 
-def call_layer(layer: Any, style: str, values: list[Any], kwargs: dict[str, Any] | None = None) -> Any:
+def call_layer(
+    layer: Any,
+    style: str,
+    values: list[Any],
+    kwargs: dict[str, Any] | None = None,
+    keywords: dict[str, Any] | None = None,
+) -> Any:
     """Apply a layer the way its type expects: one tensor, a list, or positional tensors;
-    `kwargs` are the spec's constant call arguments (`call: {training: false}`)."""
-    kwargs = kwargs or {}
+    `kwargs` are the spec's constant call arguments (`call: {training: false}`), `keywords` the
+    tensors passed by name (`initial_state=[h, c]`), as positions in `values` (the positional
+    tensors come first)."""
+    kwargs = dict(kwargs or {})
+    if keywords:
+        taken = 0
+        for key, where in keywords.items():
+            if isinstance(where, list):
+                kwargs[key] = [values[p] for p in where]
+                taken += len(where)
+            else:
+                kwargs[key] = values[where]
+                taken += 1
+        values = values[: len(values) - taken]
     if style == "list":
         return layer(values, **kwargs)
     if style == "args":
@@ -162,7 +180,7 @@ def store(values: dict[str, Any], name: str, count: int, result: Any) -> None:
 
 def call_checked(graph: Graph, node: Node, layer: Any, values: list[Any]) -> Any:
     try:
-        return call_layer(layer, node.call_style, values, node.spec.call)
+        return call_layer(layer, node.call_style, values, node.spec.call, node.keywords)
     except SpecError:
         raise
     except Exception as exc:  # Keras raises many types for shape problems

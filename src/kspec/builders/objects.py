@@ -140,30 +140,35 @@ def make_layer(layer_type: str, args: dict[str, Any], name: str, seed: int | Non
 
 def _nested_functional(args: dict[str, Any], name: str, seed: int | None) -> Any:
     """A nested `keras.Model(inputs, outputs)` of the entry's `model_inputs`, `layers`, `outputs`
-    (validated by `kspec.layers.nested.Functional`): each inner layer called as its rule says."""
+    (validated by `kspec.layers.nested.Functional`): each inner layer called as the top-level
+    builders call theirs (shared layers, `call:` arguments, tensors by keyword, `NAME:K`)."""
+    from kspec.builders.layers import call_layer, store
     from kspec.layers.registry import lookup
 
+    rule = lookup("Functional")
+    assert rule is not None
+    inner = rule.model_validate({k: v for k, v in args.items() if k != "name"}).layers  # type: ignore[attr-defined]
     inputs = [
         keras.Input(shape=tuple(i["shape"]), dtype=i.get("dtype", "float32"), name=i["name"])
         for i in args["model_inputs"]
     ]
     env = {i["name"]: t for i, t in zip(args["model_inputs"], inputs)}
+    made: dict[str, Any] = {}
     previous = args["model_inputs"][0]["name"]
-    for item in args["layers"]:
-        layer = make_layer(
-            item["type"], {k: v for k, v in item.items() if k not in ("type", "inputs")}, item["name"], seed
-        )
-        sources = item.get("inputs", previous)
-        values = [env[s] for s in ([sources] if isinstance(sources, str) else sources)]
-        rule = lookup(item["type"])
-        style = rule.call_style if rule is not None else "single"
-        if style == "args":
-            env[item["name"]] = layer(*values)
-        elif style == "list" or len(values) > 1:
-            env[item["name"]] = layer(values)
+    for item, layer_spec in zip(args["layers"], inner):
+        if layer_spec.reuse:
+            layer = made[layer_spec.reuse]
         else:
-            env[item["name"]] = layer(values[0])
-        previous = item["name"]
+            layer = made[layer_spec.name] = make_layer(
+                item["type"],
+                {k: v for k, v in item.items() if k not in ("type", "inputs", "call")},
+                item["name"],
+                seed,
+            )
+        values = [env[s] for s in (layer_spec.inputs or [previous])]
+        result = call_layer(layer, layer_spec.rule.call_style, values, layer_spec.call, layer_spec.keywords)
+        store(env, layer_spec.name, len(result) if isinstance(result, (list, tuple)) else 1, result)
+        previous = layer_spec.name
     outs = args.get("outputs") or [args["layers"][-1]["name"]]
     outs = [outs] if isinstance(outs, str) else outs
     model = keras.Model(

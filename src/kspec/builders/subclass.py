@@ -73,6 +73,7 @@ def graph_config(graph: Graph, layers: list[Any] | None = None) -> dict[str, Any
                 "call_style": node.call_style,
                 "call": dict(node.spec.call),
                 "output_count": node.output_count,
+                **({"keywords": dict(node.keywords)} if node.keywords else {}),
                 "layer": {"shared": node.shares}
                 if node.shares
                 else serialize_entry(layer, node.type, node.spec.args, node.name),
@@ -178,7 +179,7 @@ def _build_one(graph: Graph, node: Any, layer: Any) -> None:
         return
     if layer.built and not is_default(layer.build):
         return  # built at creation (a nested model, a loaded layer)
-    shapes = [graph.shapes.get(source) for source in node.sources]
+    shapes = [graph.shapes.get(source) for source in node.sources[: node.positional_count]]
     if not shapes or any(shape is None for shape in shapes):
         return  # a layer outside the registry: kspec does not know its input shape
     if node.call_style == "single":

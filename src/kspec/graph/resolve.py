@@ -50,6 +50,17 @@ class Node:
         return self.trainable_params + self.non_trainable_params
 
     @property
+    def keywords(self) -> dict[str, int | list[int]]:
+        """The call's keyword tensors, as positions in `sources` (`inputs:` by name)."""
+        return self.spec.keywords
+
+    @property
+    def positional_count(self) -> int:
+        """How many of `sources` are positional (the rest are keyword tensors, after them)."""
+        taken = sum(len(v) if isinstance(v, list) else 1 for v in self.spec.keywords.values())
+        return len(self.sources) - taken
+
+    @property
     def call_style(self) -> str:
         if self.spec.rule is not None:
             return self.spec.rule.call_style
@@ -239,8 +250,7 @@ def resolve(spec: Spec, build_options: BuildOptions | None = None, problems: Pro
             base = src.partition(":")[0]  # `lstm:1`: output 1 of `lstm`
             earlier = by_name.get(base)
             if src not in shapes and earlier is not None and earlier.output_shape is not None:
-                where = layer.path + (("inputs", k) if len(layer.inputs or []) > 1 else ("inputs",))
-                problems.add(spec.error(where, _no_such_output(src, earlier)))
+                problems.add(spec.error(_ref_path(layer, k), _no_such_output(src, earlier)))
         known = [s for s in sources if s in shapes and s != name and not (s in index and index[s] > i)]
         node = Node(spec=layer, name=name, sources=sources)
         if sources and len(known) == len(sources):
@@ -323,6 +333,8 @@ def _shared_spec(
         path=layer.path,
         call=layer.call,
         reuse=root,
+        keywords={},  # a `reuse:` entry's inputs are a list: the first call's keywords are its own
+        input_paths=(),
     )
 
 
@@ -362,7 +374,7 @@ def _sources(
     index = {n: k for k, n in enumerate(names)}
     sources = list(layer.inputs)
     for k, ref in enumerate(sources):
-        where = layer.path + (("inputs", k) if len(layer.inputs) > 1 else ("inputs",))
+        where = _ref_path(layer, k)
         src = ref.partition(":")[0]  # `lstm:1`: output 1 of `lstm`
         if src == name:
             problems.add(spec.error(where, f"layer {name!r} reads itself (a cycle)"))
@@ -382,8 +394,17 @@ def _sources(
     return sources
 
 
+def _ref_path(layer: LayerSpec, k: int) -> tuple[str | int, ...]:
+    """Where the k-th of a layer's `inputs` is written."""
+    if layer.input_paths:
+        return layer.path + layer.input_paths[k]
+    return layer.path + (("inputs", k) if len(layer.inputs or []) > 1 else ("inputs",))
+
+
 def _infer(spec: Spec, node: Node, in_shapes: list[Shape | None]) -> None:
     rule = node.spec.rule
+    keyword_shapes = in_shapes[node.positional_count :]
+    in_shapes = in_shapes[: node.positional_count]
     count = len(in_shapes)
     if rule is not None:
         if not rule.min_inputs <= count <= rule.max_inputs:
@@ -414,6 +435,11 @@ def _infer(spec: Spec, node: Node, in_shapes: list[Shape | None]) -> None:
         if len(outs) > 1:
             node.output_shapes = outs
         trainable, frozen = rule.param_counts(shapes)
+        if node.keywords:
+            if any(s is None for s in keyword_shapes):
+                node.note = "a keyword input's shape is unknown without Keras"
+            else:
+                rule.check_keyword_tensors(shapes, _by_keyword(node, keyword_shapes))  # type: ignore[arg-type]
     except ShapeError as exc:
         got = ", ".join(format_shape(s) for s in shapes)
         raise spec.error(
@@ -421,3 +447,12 @@ def _infer(spec: Spec, node: Node, in_shapes: list[Shape | None]) -> None:
             f"{node.type} {node.name!r}: {exc} (input shape{'s' if len(shapes) > 1 else ''} {got})",
         ) from None
     node.trainable_params, node.non_trainable_params = trainable, frozen
+
+
+def _by_keyword(node: Node, keyword_shapes: list[Shape]) -> dict[str, list[Shape]]:
+    first = node.positional_count
+    out: dict[str, list[Shape]] = {}
+    for key, where in node.keywords.items():
+        positions = where if isinstance(where, list) else [where]
+        out[key] = [keyword_shapes[p - first] for p in positions]
+    return out

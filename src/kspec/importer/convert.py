@@ -22,7 +22,7 @@ from kspec.schema.validate import CALL_ARGUMENTS
 
 _OP_TYPES = {v: k for k, v in KERAS_OPS.items()}  # (module, class) -> "ops.add"
 #: Keyword arguments Keras records on calls that change nothing in inference graphs.
-_IGNORED_KWARGS = {"training": None, "mask": None}
+_IGNORED_KWARGS = {"training": None, "mask": None, "initial_state": None}
 
 
 def model_to_spec(model: Any) -> dict[str, Any]:
@@ -119,11 +119,21 @@ def _functional_model(model: Any, keep_names: bool = False) -> dict[str, Any]:
             inputs.append(_input_entry(name, list(c["batch_shape"][1:]), c.get("dtype", "float32")))
             continue
         for k, node in enumerate(item.get("inbound_nodes") or []):
-            node = _keywords_as_positions(cls_name, node)
+            node, keywords = _keyword_tensors(cls_name, name, node)
             refs, constants = _sources(name, node)
+            slots: list[str | None] = [None] * len(refs)
+            for key, tensors in keywords.items():
+                for tensor in tensors:
+                    refs.append(_history(tensor))
+                    slots.append(key)
             if k > 0:  # a shared layer called again: the same layer, its own wiring
                 if constants:
                     raise NotImportable(f"layer {name!r} is called with constant arguments {constants}")
+                if keywords:
+                    raise NotImportable(
+                        f"layer {name!r} is called again with tensors by keyword ({', '.join(keywords)}): "
+                        "a `reuse:` entry takes its inputs as a list; not supported by kspec import yet"
+                    )
                 entry: dict[str, Any] = {"reuse": name}
             elif module.startswith("keras.src.ops."):
                 entry = _op_entry(name, module, cls_name, item["config"], constants)
@@ -134,41 +144,73 @@ def _functional_model(model: Any, keep_names: bool = False) -> dict[str, Any]:
             call = _call_kwargs(name, node)
             if call:
                 entry["call"] = call
+            if keywords:
+                entry["_slots"] = (cls_name, slots)
             calls.append({"key": (position, k), "ref": (name, k), "refs": refs, "entry": entry})
+    given = [o[0] for o in _history_list(config.get("input_layers") or [])]
+    if sorted(given) == sorted(i["name"] for i in inputs):  # the model's own input order
+        inputs.sort(key=lambda i: given.index(i["name"]))
     entries = _call_order(calls, {i["name"] for i in inputs})
     spec: dict[str, Any] = {"name": config.get("name") or model.name}
     spec["inputs"] = inputs
     spec["layers"] = _wire(entries, [i["name"] for i in inputs])
     names = {c["ref"]: c["entry"]["name"] for c in calls}
     names.update({(i["name"], 0): i["name"] for i in inputs})
+    from keras.src.models.functional import Functional
+
+    # The config's outputs count a Functional layer's calls from 1 (Keras gives it a built-in node
+    # 0 there, and its `from_config` subtracts it again); its inbound nodes count from 0.
     outputs = [
-        names[(o[0], o[1])] + (f":{o[2]}" if o[2] else "") for o in _history_list(config["output_layers"])
+        names[(o[0], o[1] - isinstance(objects.get(o[0]), Functional))] + (f":{o[2]}" if o[2] else "")
+        for o in _history_list(config["output_layers"])
     ]
     if outputs != [entries[-1]["name"]]:
         spec["outputs"] = outputs if len(outputs) > 1 else outputs[0]
     return _ordered(spec) if keep_names else _drop_default_names(spec)
 
 
-#: Layers whose tensors may be passed by keyword, in their positional order (a spec wires them
-#: positionally: `inputs: [query, value, key]`).
-TENSOR_KEYWORDS = {
-    "MultiHeadAttention": ("query", "value", "key"),
-    "GroupQueryAttention": ("query", "value", "key"),
-}
+def _keyword_tensors(
+    cls_name: str, name: str, node: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+    """Split a call's tensors passed by keyword off its other keyword arguments.
 
-
-def _keywords_as_positions(cls_name: str, node: dict[str, Any]) -> dict[str, Any]:
-    """`mha(query=q, value=v)` as `mha(q, v)`: the same call, written the way a spec wires it."""
-    order = TENSOR_KEYWORDS.get(cls_name)
+    `mha(query=q, value=v)` becomes `mha(q, v)`, the same call written the way a spec wires it
+    (`inputs: [q, v]`); the tensors that can only go by keyword (an RNN's `initial_state=`, a
+    `mask=`) are returned by name, for `inputs:` by name. The slots come from the layer's
+    registry entry (`call_tensors`)."""
+    rule = lookup(cls_name)
+    if rule is None or not rule.call_tensors:
+        return node, {}
+    slots = rule.call_tensors
     kwargs = dict(node.get("kwargs") or {})
-    if order is None or not any(_is_tensor(kwargs.get(k)) for k in order):
-        return node
     args = list(node.get("args") or [])
-    for key in order[len(args) :]:
+    positional = slots[: rule.max_inputs]
+    for key in positional[len(args) :]:  # query=, value=, key= continue the positional ones
         if not _is_tensor(kwargs.get(key)):
             break
         args.append(kwargs.pop(key))
-    return {**node, "args": args, "kwargs": kwargs}
+    for key in positional:
+        if key in kwargs and kwargs[key] is None:
+            del kwargs[key]  # `key=None`: the default (key is value)
+    keywords: dict[str, list[Any]] = {}
+    for key in slots[len(positional) :]:
+        value = kwargs.get(key)
+        if value is None or (isinstance(value, list) and not any(v is not None for v in value)):
+            kwargs.pop(key, None)  # Keras records `mask=None`: no tensor
+            continue
+        values = value if isinstance(value, list) else [value]
+        if not all(_is_tensor(v) for v in values) or (
+            isinstance(value, list) and key not in rule.list_tensors
+        ):
+            raise NotImportable(f"layer {name!r} takes {key}={value!r}, which kspec cannot write")
+        keywords[key] = values
+        kwargs.pop(key)
+    return {**node, "args": args, "kwargs": kwargs}, keywords
+
+
+def _history(tensor: dict[str, Any]) -> tuple[str, int, int]:
+    layer, node_index, tensor_index = tensor["config"]["keras_history"]
+    return layer, node_index, tensor_index
 
 
 def _is_tensor(value: Any) -> bool:
@@ -298,15 +340,31 @@ def _op_entry(
 
 
 def _wire(entries: list[dict[str, Any]], input_names: list[str]) -> list[dict[str, Any]]:
-    """Write `inputs:` only where an entry does not just read the one above it."""
+    """Write `inputs:` only where an entry does not just read the one above it; a call with
+    tensors by keyword writes them all by name (`{sequences: x, initial_state: [h, c]}`)."""
     out = []
     previous = input_names[0] if len(input_names) == 1 else None
     for entry in entries:
         sources = entry.pop("_sources")
-        if sources != [previous]:
+        if "_slots" in entry:
+            cls_name, slots = entry.pop("_slots")
+            entry = _with_inputs(entry, _by_name(cls_name, slots, sources))
+        elif sources != [previous]:
             entry = _with_inputs(entry, sources[0] if len(sources) == 1 else sources)
         out.append(entry)
         previous = entry["name"]
+    return out
+
+
+def _by_name(cls_name: str, slots: list[str | None], sources: list[str]) -> dict[str, Any]:
+    rule = lookup(cls_name)
+    assert rule is not None
+    positional = [s for s, slot in zip(sources, slots) if slot is None]
+    out: dict[str, Any] = dict(zip(rule.call_tensors, positional))
+    for key in rule.call_tensors:
+        given = [s for s, slot in zip(sources, slots) if slot == key]
+        if given:
+            out[key] = given if key in rule.list_tensors else given[0]
     return out
 
 

@@ -7,7 +7,16 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from kspec.layers.registry import LayerArgs, Shape, ShapeError, format_shape, known, per_sample, register
+from kspec.layers.registry import (
+    LayerArgs,
+    Shape,
+    ShapeError,
+    check_mask,
+    format_shape,
+    known,
+    per_sample,
+    register,
+)
 from kspec.schema.types import (
     AtMostOne,
     Axes,
@@ -20,6 +29,24 @@ from kspec.schema.types import (
     PositiveInts,
     Regularizer,
 )
+
+#: MultiHeadAttention's and GroupQueryAttention's call: positional query, value, key, then masks.
+MHA_CALL_TENSORS = ("query", "value", "key", "query_mask", "value_mask", "key_mask", "attention_mask")
+
+
+def check_attention_masks(shapes: list[Shape], keywords: dict[str, list[Shape]]) -> None:
+    """Padding masks mark positions of their tensor; `attention_mask` is (batch, Tq, Tk)."""
+    query, value = shapes[0], shapes[1]
+    key = shapes[2] if len(shapes) > 2 else value
+    for name, of in (("query_mask", query), ("value_mask", value), ("key_mask", key)):
+        for mask in keywords.get(name, []):
+            check_mask(mask, of, name)
+    for mask in keywords.get("attention_mask", []):
+        want = (query[0], *query[1:-1], *key[1:-1])
+        if len(mask) != len(want) or any(
+            m is not None and w is not None and m != w for m, w in zip(mask, want)
+        ):
+            raise ShapeError(f"attention_mask needs shape {format_shape(want)}, got {format_shape(mask)}")
 
 
 @register
@@ -45,6 +72,10 @@ class MultiHeadAttention(LayerArgs):
     call_style: ClassVar = "args"  # layer(query, value) or layer(query, value, key)
     min_inputs: ClassVar[int] = 2
     max_inputs: ClassVar[int] = 3
+    call_tensors: ClassVar[tuple[str, ...]] = MHA_CALL_TENSORS
+
+    def check_keyword_tensors(self, shapes: list[Shape], keywords: dict[str, list[Shape]]) -> None:
+        check_attention_masks(shapes, keywords)
 
     num_heads: PositiveInt
     key_dim: PositiveInt
@@ -139,6 +170,17 @@ class _Attention(LayerArgs):
     call_style: ClassVar = "list"  # layer([query, value]) or layer([query, value, key])
     min_inputs: ClassVar[int] = 2
     max_inputs: ClassVar[int] = 3
+    #: `mask`: [query_mask, value_mask]
+    call_tensors: ClassVar[tuple[str, ...]] = ("query", "value", "key", "mask")
+    list_tensors: ClassVar[frozenset[str]] = frozenset({"mask"})
+
+    def check_keyword_tensors(self, shapes: list[Shape], keywords: dict[str, list[Shape]]) -> None:
+        masks = keywords.get("mask", [])
+        if len(masks) > 2:
+            raise ShapeError(f"mask takes [query_mask] or [query_mask, value_mask], got {len(masks)} tensors")
+        for mask, of, what in zip(masks, shapes, ("query_mask", "value_mask")):
+            check_mask(mask, of, f"mask ({what})")
+
     use_scale: Bool = False
     dropout: AtMostOne = 0.0  # applied only when above 0; Keras fails above 1
 

@@ -8,7 +8,7 @@ from typing import ClassVar, Literal
 from pydantic import model_validator
 
 from kspec.layers.conv import strides_or_dilation
-from kspec.layers.recurrent import Stateful
+from kspec.layers.recurrent import RNN_CALL_TENSORS, Stateful, check_rnn_keywords
 from kspec.layers.registry import LayerArgs, Shape, ShapeError, known, register
 from kspec.layers.spatial import DataFormat, window_length
 from kspec.schema.types import (
@@ -40,6 +40,14 @@ class _ConvLSTM(LayerArgs):
         return steps * per_step
 
     rank: ClassVar[int] = 2
+    call_tensors: ClassVar[tuple[str, ...]] = RNN_CALL_TENSORS
+    list_tensors: ClassVar[frozenset[str]] = frozenset({"initial_state"})
+
+    def check_keyword_tensors(self, shapes: list[Shape], keywords: dict[str, list[Shape]]) -> None:
+        state = self.output_shapes(shapes)[0]
+        state = (state[0], *state[2:]) if self.return_sequences else state
+        check_rnn_keywords(shapes[0], keywords, [state, state])
+
     filters: PositiveInt
     padding: Literal["valid", "same"] = "valid"
     data_format: DataFormat = None

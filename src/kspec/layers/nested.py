@@ -12,12 +12,14 @@ through them, and the counts are their sum, as Keras's summary shows a nested mo
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar
 
 from pydantic import Field, PlainValidator, WithJsonSchema
 
 from kspec.layers.registry import LayerArgs, Shape, ShapeError, format_shape, nested_layer, register
 from kspec.schema import types
+from kspec.schema.call_inputs import CallInputsError, call_arguments, parse_inputs_by_name
 
 _layer = nested_layer()
 
@@ -110,37 +112,107 @@ def _model_inputs(v: Any) -> list[dict[str, Any]]:
     return out
 
 
-def _model_layers(v: Any) -> list[tuple[str, list[str] | None, LayerArgs]]:
-    """(name, inputs, rule) of each inner layer; names are required (Keras's own, unique)."""
+#: How deep nested models may nest inside one another (a hostile spec cannot recurse forever).
+MAX_NESTING = 8
+
+
+@dataclass(frozen=True)
+class InnerLayer:
+    """One layer of a nested Functional model, validated: its wiring as a top-level entry's."""
+
+    name: str
+    inputs: list[str] | None  # None: the entry above
+    rule: LayerArgs
+    call: dict[str, Any] = field(default_factory=dict)
+    #: tensors passed by keyword, as positions in `inputs` (`inputs:` by argument name)
+    keywords: dict[str, Any] = field(default_factory=dict)
+    #: the earlier inner layer this entry calls again (`reuse:`), or ""
+    reuse: str = ""
+
+    @property
+    def positional_count(self) -> int:
+        taken = sum(len(v) if isinstance(v, list) else 1 for v in self.keywords.values())
+        return len(self.inputs or [None]) - taken
+
+
+def _depth(item: Any, level: int = 0) -> int:
+    """How many nested models deep `item` goes (bounded: stops counting past the limit)."""
+    if (
+        level > MAX_NESTING
+        or not isinstance(item, dict)
+        or item.get("type") not in ("Functional", "Sequential")
+    ):
+        return level
+    inner = item.get("layers")
+    return max([_depth(x, level + 1) for x in inner] if isinstance(inner, list) else [level + 1])
+
+
+def _model_layers(v: Any) -> list[InnerLayer]:
+    """Each inner layer, validated; names are required (Keras's own, unique)."""
     if not isinstance(v, list) or not v:
         raise ValueError(f"must be a non-empty list of layers ({{type: Dense, name: d, ...}}), got {v!r}")
     check = _layer.__metadata__[0].func
-    out = []
+    out: list[InnerLayer] = []
+    rules: dict[str, InnerLayer] = {}
     for i, item in enumerate(v):
         if not isinstance(item, dict):
             raise ValueError(
                 f"layers[{i}]: must be a layer given as {{type: Dense, name: d, ...}}, got {item!r}"
             )
-        for key in ("call", "reuse"):
-            if key in item:
-                raise ValueError(f"layers[{i}].{key}: not supported inside a nested Functional model yet")
-        if item.get("type") in ("Functional", "Sequential"):
-            raise ValueError(
-                f"layers[{i}]: a nested model inside a nested Functional model is not supported yet"
-            )
         if not types.is_name(item.get("name")):
             raise ValueError(f"layers[{i}].name: a nested model's layers are named; {types.NAME_RULE}")
-        inputs = item.get("inputs")
-        if isinstance(inputs, str):
-            inputs = [inputs]
-        if inputs is not None and (not isinstance(inputs, list) or not all(types.is_name(s) for s in inputs)):
-            raise ValueError(f"layers[{i}].inputs: must be a name or a list of names, got {item['inputs']!r}")
+        if _depth(item) > MAX_NESTING:
+            raise ValueError(f"layers[{i}]: nested models nest more than {MAX_NESTING} deep")
         try:
-            rule = check({k: x for k, x in item.items() if k != "inputs"})
-        except ValueError as exc:
-            raise ValueError(f"layers[{i}]: {exc}") from None
-        out.append((item["name"], inputs, rule))
+            call = call_arguments(item.get("call"), item.get("type") if "reuse" not in item else None)
+        except CallInputsError as exc:
+            raise types.ArgumentError(str(exc), (i, "call", *exc.where)) from None
+        reuse = ""
+        if "reuse" in item:
+            reuse = item["reuse"]
+            extra = sorted(set(item) - {"reuse", "name", "inputs", "call"})
+            if extra:
+                raise types.ArgumentError(
+                    f"a `reuse:` entry takes only name, inputs and call, not {extra[0]!r}", (i, extra[0])
+                )
+            if reuse not in rules:
+                raise types.ArgumentError(
+                    f"{reuse!r} is not an earlier layer of this nested model", (i, "reuse")
+                )
+            reuse = rules[reuse].reuse or reuse  # reusing a reuse entry calls the same layer
+            rule = rules[reuse].rule
+        else:
+            try:
+                rule = check({k: x for k, x in item.items() if k not in ("inputs", "call")})
+            except ValueError as exc:
+                raise ValueError(f"layers[{i}]: {exc}") from None
+        inputs = item.get("inputs")
+        keywords: dict[str, Any] = {}
+        if isinstance(inputs, dict) and not reuse:
+            try:
+                inputs, keywords, _ = parse_inputs_by_name(inputs, type(rule), rule.keras_type)
+            except CallInputsError as exc:
+                raise types.ArgumentError(str(exc), (i, *exc.where)) from None
+        elif isinstance(inputs, str):
+            inputs = [inputs]
+        if inputs is not None and (
+            not isinstance(inputs, list) or not inputs or not all(_is_ref(s) for s in inputs)
+        ):
+            raise types.ArgumentError(
+                f"must be a name or a list of names (or NAME:K), got {item['inputs']!r}", (i, "inputs")
+            )
+        layer = InnerLayer(item["name"], inputs, rule, call, keywords, reuse)
+        rules[layer.name] = layer
+        out.append(layer)
     return out
+
+
+def _is_ref(v: Any) -> bool:
+    try:
+        types._ref(v)
+        return True
+    except ValueError:
+        return False
 
 
 ModelInputs = Annotated[
@@ -169,11 +241,11 @@ class Functional(LayerArgs):
     max_inputs: ClassVar[int] = 64
     model_inputs: ModelInputs = Field(description="the nested model's inputs: [{name, shape, dtype?}]")
     layers: ModelLayers = Field(description="the nested model's layers, each named")
-    outputs: list[types.Name] | types.Name | None = Field(None, description="default: the last layer")
+    outputs: list[types.Ref] | types.Ref | None = Field(None, description="default: the last layer")
 
     def _outs(self) -> list[str]:
         if self.outputs is None:
-            return [self.layers[-1][0]]
+            return [self.layers[-1].name]
         return [self.outputs] if isinstance(self.outputs, str) else list(self.outputs)
 
     def _trace(self, shapes: list[Shape]) -> tuple[dict[str, Shape], int, int]:
@@ -185,7 +257,8 @@ class Functional(LayerArgs):
         return self._walk(shapes)[3]
 
     def _walk(self, shapes: list[Shape]) -> tuple[dict[str, Shape], int, int, int | None]:
-        """Every inner shape by name, the inner (trainable, non-trainable) counts and MACs."""
+        """Every inner shape by name (`NAME:K` for output K), the inner (trainable,
+        non-trainable) counts and MACs: the top-level resolver's rules, inside."""
         if len(shapes) != len(self.model_inputs):
             raise ShapeError(f"takes {len(self.model_inputs)} input(s) (model_inputs), got {len(shapes)}")
         env: dict[str, Shape] = {}
@@ -200,33 +273,58 @@ class Functional(LayerArgs):
             env[spec["name"]] = tuple(shape)
         trainable = frozen = 0
         macs: int | None = 0
+        counts: dict[str, int] = {}  # each layer's weights, counted at its first call
         previous = self.model_inputs[0]["name"] if len(self.model_inputs) == 1 else None
-        for name, inputs, rule in self.layers:
-            sources = inputs if inputs is not None else [previous] if previous else []
+        for layer in self.layers:
+            name, rule = layer.name, layer.rule
+            sources = layer.inputs if layer.inputs is not None else [previous] if previous else []
             if not sources or any(s not in env for s in sources):
                 raise ShapeError(
-                    f"inner layer {name!r} reads {sources or 'nothing'}: not an earlier inner name"
+                    f"inner layer {name!r} reads {sources or 'nothing'}: not an earlier inner name "
+                    "(or NAME:K of a layer with several outputs)"
                 )
             if name in env:
                 raise ShapeError(f"inner name {name!r} is used twice")
-            in_shapes = [env[s] for s in sources]
+            count = layer.positional_count
+            in_shapes = [env[s] for s in sources[:count]]
             try:
-                if len(rule.output_shapes(in_shapes)) > 1:
+                if not rule.min_inputs <= len(in_shapes) <= rule.max_inputs:
                     raise ShapeError(
-                        "layers with several outputs inside a nested model are not supported yet"
+                        f"takes {rule.min_inputs} to {rule.max_inputs} input(s), got {len(in_shapes)}"
                     )
-                env[name] = tuple(rule.output_shape(in_shapes))
+                outs = [tuple(o) for o in rule.call_output_shapes(in_shapes, layer.call)]
+                if layer.keywords:
+                    rule.check_keyword_tensors(in_shapes, self._by_keyword(layer, [env[s] for s in sources]))
                 t, f = rule.param_counts(in_shapes)
-                cost = rule.macs(in_shapes, env[name])
+                if layer.reuse:
+                    if t + f != counts[layer.reuse]:
+                        raise ShapeError(
+                            f"calls {layer.reuse!r} on inputs that need {t + f} parameters; it has "
+                            f"{counts[layer.reuse]} (a shared layer keeps its weights)"
+                        )
+                    t = f = 0
+                else:
+                    counts[name] = t + f
+                cost = rule.macs(in_shapes, outs[0])
                 macs = None if macs is None or cost is None else macs + cost
             except ShapeError as exc:
                 raise ShapeError(f"inner layer {name!r} ({rule.keras_type}): {exc}") from None
+            env[name] = outs[0]
+            if len(outs) > 1:
+                env.update({f"{name}:{k}": o for k, o in enumerate(outs)})
             trainable, frozen = trainable + t, frozen + f
             previous = name
         for out in self._outs():
             if out not in env:
                 raise ShapeError(f"output {out!r} is not an inner layer or input")
         return env, trainable, frozen, macs
+
+    @staticmethod
+    def _by_keyword(layer: InnerLayer, shapes: list[Shape]) -> dict[str, list[Shape]]:
+        return {
+            key: [shapes[p] for p in (where if isinstance(where, list) else [where])]
+            for key, where in layer.keywords.items()
+        }
 
     def output_shapes(self, shapes: list[Shape]) -> list[Shape]:
         env, _, _ = self._trace(shapes)

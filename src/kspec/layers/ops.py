@@ -127,6 +127,8 @@ for _name, _cls in [
     ("maximum", "Maximum"),
     ("minimum", "Minimum"),
     ("power", "Power"),
+    ("equal", "Equal"),  # an Embedding's `mask_zero` mask is `ops.not_equal(tokens, 0)`
+    ("not_equal", "NotEqual"),
 ]:
     op(_name, "keras.src.ops.numpy", _cls)(
         type(_cls, (_Binary,), {"__doc__": f"`ops.{_name}(x1, x2)`.", "__module__": __name__})

@@ -6,7 +6,17 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import PlainValidator, WithJsonSchema, model_validator
 
-from kspec.layers.registry import LayerArgs, Shape, ShapeError, expect_rank, known, nested_layer, register
+from kspec.layers.registry import (
+    LayerArgs,
+    Shape,
+    ShapeError,
+    check_mask,
+    expect_rank,
+    format_shape,
+    known,
+    nested_layer,
+    register,
+)
 from kspec.schema.types import (
     Activation,
     Bool,
@@ -30,7 +40,36 @@ def _no_stateful(v: Any) -> bool:
 Stateful = Annotated[bool, PlainValidator(_no_stateful), WithJsonSchema({"const": False})]
 
 
+#: An RNN's call: `layer(sequences, initial_state=[...], mask=m)`.
+RNN_CALL_TENSORS = ("sequences", "initial_state", "mask")
+
+
+def check_rnn_keywords(
+    sequences: Shape, keywords: dict[str, list[Shape]], states: list[Shape], what: str = "initial_state"
+) -> None:
+    """`initial_state` must be one tensor per state, each of the state's shape; `mask` is
+    (batch, time)."""
+    given = keywords.get("initial_state")
+    if given is not None:
+        if len(given) != len(states):
+            raise ShapeError(f"{what} takes {len(states)} tensor(s) (the layer's states), got {len(given)}")
+        for k, (got, want) in enumerate(zip(given, states)):
+            if len(got) != len(want) or any(
+                g is not None and w is not None and g != w for g, w in zip(got[1:], want[1:])
+            ):
+                raise ShapeError(f"{what}[{k}] needs shape {format_shape(want)}, got {format_shape(got)}")
+    for mask in keywords.get("mask", []):
+        check_mask(mask, sequences[:2] + (None,))
+
+
 class _RNN(LayerArgs):
+    call_tensors: ClassVar[tuple[str, ...]] = RNN_CALL_TENSORS
+    list_tensors: ClassVar[frozenset[str]] = frozenset({"initial_state"})
+
+    def check_keyword_tensors(self, shapes: list[Shape], keywords: dict[str, list[Shape]]) -> None:
+        b = shapes[0][0]
+        check_rnn_keywords(shapes[0], keywords, [(b, self.units)] * self.states)
+
     def macs(self, shapes: list[Shape], output: Shape) -> int | None:
         """Every step applies all gate weights (input and recurrent kernels, biases) once."""
         steps, features = shapes[0][1], shapes[0][-1]
@@ -131,6 +170,16 @@ class Bidirectional(LayerArgs):
         back_layer = self.backward_layer or self.layer
         back = back_layer.macs(shapes, back_layer.output_shape(shapes))
         return None if fwd is None or back is None else fwd + back
+
+    call_tensors: ClassVar[tuple[str, ...]] = RNN_CALL_TENSORS
+    list_tensors: ClassVar[frozenset[str]] = frozenset({"initial_state"})
+
+    def check_keyword_tensors(self, shapes: list[Shape], keywords: dict[str, list[Shape]]) -> None:
+        """`initial_state`: the forward layer's states, then the backward layer's (Keras halves it)."""
+        b = shapes[0][0]
+        units = [self.layer.units, (self.backward_layer or self.layer).units]
+        states: list[Shape] = [(b, u) for u in units for _ in range(self.layer.states)]
+        check_rnn_keywords(shapes[0], keywords, states)
 
     layer: nested_layer(_RNN_TYPES)  # type: ignore[valid-type]
     merge_mode: Literal["concat", "sum", "ave", "mul"] | None = "concat"

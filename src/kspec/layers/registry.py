@@ -49,6 +49,12 @@ class LayerArgs(BaseModel):
     call_style: ClassVar[CallStyle] = "single"
     min_inputs: ClassVar[int] = 1
     max_inputs: ClassVar[int] = 1
+    #: The tensor arguments of the layer's call by Keras's names, the positional ones first
+    #: (`max_inputs` of them): `inputs:` as a list fills those in order, `inputs:` as a mapping
+    #: names them (`{sequences: x, initial_state: [h, c], mask: m}`). Empty: list form only.
+    call_tensors: ClassVar[tuple[str, ...]] = ()
+    #: Those of `call_tensors` that take a list of tensors (an RNN's `initial_state`).
+    list_tensors: ClassVar[frozenset[str]] = frozenset()
     #: Keras class name; set by `register`.
     keras_type: ClassVar[str] = ""
     #: Bytes per output element the layer keeps for its backward pass besides its output (max
@@ -68,6 +74,10 @@ class LayerArgs(BaseModel):
         """Every output's shape when the layer is called with the spec's `call:` arguments
         (MultiHeadAttention's `return_attention_scores: true` adds the scores as output 1)."""
         return self.output_shapes(shapes)
+
+    def check_keyword_tensors(self, shapes: list[Shape], keywords: dict[str, list[Shape]]) -> None:
+        """Raise a `ShapeError` unless the keyword tensors (`initial_state`, masks; by name, each
+        a list of shapes) fit a call on the positional `shapes`. They change no output shape."""
 
     def weight_counts(self, shapes: list[Shape]) -> tuple[int, int]:
         """(weights that train unless frozen, weights that never train), e.g. BN's moving stats."""
@@ -162,6 +172,13 @@ def per_sample(shape: Shape) -> int:
     return math.prod(d if d is not None else 1 for d in shape[1:])
 
 
+def check_mask(mask: Shape, of: Shape, what: str = "mask") -> None:
+    """A mask marks positions: the shape of `of` without its last (feature) axis."""
+    want = tuple(of[:-1])
+    if len(mask) != len(want) or any(m is not None and w is not None and m != w for m, w in zip(mask, want)):
+        raise ShapeError(f"{what} needs shape {format_shape(want)}, got {format_shape(mask)}")
+
+
 def format_shape(shape: Shape) -> str:
     return (
         "("
@@ -185,6 +202,7 @@ RULE_MODULES: dict[str, str] = {
     "ops.clip": "ops",
     "ops.concatenate": "ops",
     "ops.divide": "ops",
+    "ops.equal": "ops",
     "ops.exp": "ops",
     "ops.expand_dims": "ops",
     "ops.gelu": "ops",
@@ -199,6 +217,7 @@ RULE_MODULES: dict[str, str] = {
     "ops.minimum": "ops",
     "ops.multiply": "ops",
     "ops.negative": "ops",
+    "ops.not_equal": "ops",
     "ops.power": "ops",
     "ops.relu": "ops",
     "ops.relu6": "ops",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any, ClassVar
 
+from kspec.layers.attention import MHA_CALL_TENSORS, check_attention_masks
 from kspec.layers.core import NoQuantization
 from kspec.layers.registry import LayerArgs, Shape, ShapeError, known, per_sample, register, zero_macs
 from kspec.schema.types import (
@@ -79,6 +80,11 @@ class GroupQueryAttention(LayerArgs):
     call_style: ClassVar = "args"
     min_inputs: ClassVar[int] = 2
     max_inputs: ClassVar[int] = 3
+    call_tensors: ClassVar[tuple[str, ...]] = MHA_CALL_TENSORS
+
+    def check_keyword_tensors(self, shapes: list[Shape], keywords: dict[str, list[Shape]]) -> None:
+        check_attention_masks(shapes, keywords)
+
     head_dim: PositiveInt
     num_query_heads: PositiveInt
     num_key_value_heads: PositiveInt

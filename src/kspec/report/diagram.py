@@ -286,9 +286,11 @@ def make_graph(graph: Graph, api: str, options: PlotOptions | None = None) -> py
     for node in graph.nodes:
         many = len(node.sources) > 1 and node.call_style == "args"
         target = hidden.get(node.name)
+        by_keyword = _keyword_of(node)
         for k, source in enumerate(node.sources):
             names = ARG_NAMES.get(node.type, ())
             argument = (names[k] if k < len(names) else str(k)) if many else None
+            argument = by_keyword.get(k, argument)  # `initial_state`, `mask`: passed by name
             source, _, output = source.partition(":")  # `lstm:1`: an edge from lstm, labelled
             if output:
                 argument = f"output {output}" + (f" -> {argument}" if argument else "")
@@ -300,6 +302,15 @@ def make_graph(graph: Graph, api: str, options: PlotOptions | None = None) -> py
                 drawn.add(ends)
                 dot.add_edge(pydot.Edge(*ends, color=COLOURS["edge"]))
     return dot
+
+
+def _keyword_of(node: Any) -> dict[int, str]:
+    """The argument name of each of a node's sources passed by keyword (`inputs:` by name)."""
+    out: dict[int, str] = {}
+    for key, where in node.keywords.items():
+        for k in where if isinstance(where, list) else [where]:
+            out[k] = key
+    return out
 
 
 def _totals(facts: Any) -> str:

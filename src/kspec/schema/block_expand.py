@@ -282,6 +282,13 @@ class Expander:
                 )
             return [] if prev is None else [prev]
         raw = self.value(entry["inputs"], where + ("inputs",), scope)
+        if isinstance(raw, dict):
+            raise self.at(
+                where + ("inputs",),
+                "`inputs:` by argument name is not supported in a spec with blocks yet; "
+                "write the tensors as a list of names",
+                scope,
+            )
         if isinstance(raw, str):
             return [self._read(raw, where + ("inputs",), scope)]
         if not isinstance(raw, list) or not raw:

@@ -20,12 +20,24 @@ def layer_schemas() -> list[dict[str, Any]]:
         props = dict(schema.get("properties", {}))
         for p in props.values():
             p.pop("title", None)
+        wiring: list[dict[str, Any]] = [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]
+        if cls.call_tensors:  # `inputs:` by the call's argument names
+            wiring.append(
+                {
+                    "type": "object",
+                    "properties": {
+                        k: _NAMES if k in cls.list_tensors else {"type": "string"} for k in cls.call_tensors
+                    },
+                    "additionalProperties": False,
+                }
+            )
         props = {
             "type": {"const": name, "description": describe(cls)},
             "name": {"type": "string", "description": "layer name, unique in the spec"},
             "inputs": {
-                "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
-                "description": "input or earlier layer name(s); default: the entry above",
+                "anyOf": wiring,
+                "description": "input or earlier layer name(s), or the call's tensors by argument name; "
+                "default: the entry above",
             },
             "call": CALL,
             **props,

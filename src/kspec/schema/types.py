@@ -184,7 +184,7 @@ def _check_object_args(kind: str, v: dict[str, Any]) -> None:
 class ArgumentError(ValueError):
     """A bad argument inside a `{type: ...}` object; `subpath` is where, below the object's key."""
 
-    def __init__(self, message: str, subpath: tuple[str, ...] = ()) -> None:
+    def __init__(self, message: str, subpath: tuple[str | int, ...] = ()) -> None:
         super().__init__(message)
         self.subpath = subpath
 

@@ -14,15 +14,17 @@ from kspec.errors import Path, Problems, SpecError
 from kspec.layers.registry import LayerArgs, argument_names, known_types, lookup
 from kspec.schema import names, types
 from kspec.schema.block_expand import expand_blocks
+from kspec.schema.call_inputs import (  # noqa: F401  (CALL_ARGUMENTS: the importer reads it here)
+    CALL_ARGUMENTS,
+    CallInputsError,
+    call_arguments,
+    parse_inputs_by_name,
+)
 from kspec.schema.loader import Document
 from kspec.schema.model import CompileModel, InputModel, SpecModel, TrainModel
 from kspec.schema.space import SearchSpace, find_spaces
 
 RESERVED_LAYER_KEYS = ("type", "name", "inputs", "call", "reuse")
-#: Constant keyword arguments a layer may be called with (`call: {training: false}`), and their types.
-CALL_ARGUMENTS = {"training": bool, "use_causal_mask": bool, "return_attention_scores": bool}
-#: Call arguments only some layer types take (Keras would fail on the others at build time).
-CALL_ARGUMENT_TYPES = {"return_attention_scores": ("MultiHeadAttention", "GroupQueryAttention")}
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,13 @@ class LayerSpec:
     path: Path
     #: keyword arguments of the call (`layer(x, training=False)`), from `call:`
     call: dict[str, Any] = field(default_factory=dict)
+    #: `inputs:` by name: the call's keyword tensors, each a position in `inputs` (or a list of
+    #: them for a list argument such as an RNN's `initial_state`); the other `inputs` are the
+    #: positional tensors, in order. `{}`: all positional (the list form).
+    keywords: dict[str, Any] = field(default_factory=dict)
+    #: where each of `inputs` is written, relative to the layer (`("inputs", "mask")`); empty
+    #: for the list form, whose k-th reference is at `("inputs", k)`
+    input_paths: tuple[Path, ...] = ()
     #: `reuse: NAME`: this entry calls the earlier layer NAME again (a shared layer). The graph
     #: gives the entry NAME's type, arguments and rule; the weights stay NAME's.
     reuse: str = ""
@@ -283,7 +292,15 @@ def _validate_layer(
     if nested and "inputs" in raw:
         problems.add(doc.error(path + ("inputs",), "a layer inside another one has no `inputs:` of its own"))
     inputs = raw.get("inputs") if not nested else None
-    if inputs is not None:
+    keywords: dict[str, Any] = {}
+    input_paths: tuple[Path, ...] = ()
+    if isinstance(inputs, dict):
+        try:
+            inputs, keywords, input_paths = inputs_by_name(doc, inputs, lookup(ltype), ltype, path)
+        except SpecError as exc:
+            problems.add(exc)
+            inputs = None
+    elif inputs is not None:
         if isinstance(inputs, str):
             inputs = [inputs]
         if not isinstance(inputs, list) or not inputs or not all(isinstance(i, str) for i in inputs):
@@ -337,8 +354,20 @@ def _validate_layer(
         rule=rule,
         path=path,
         call=call,
+        keywords=keywords,
+        input_paths=input_paths,
         invalid=len(problems.errors) > before,
     )
+
+
+def inputs_by_name(
+    doc: Document, value: dict[Any, Any], cls: type[LayerArgs] | None, ltype: str, path: Path
+) -> tuple[list[str], dict[str, Any], tuple[Path, ...]]:
+    """`inputs:` as a mapping (`kspec.schema.call_inputs.parse_inputs_by_name`), errors located."""
+    try:
+        return parse_inputs_by_name(value, cls, ltype)
+    except CallInputsError as exc:
+        raise doc.error(path + exc.where, str(exc)) from None
 
 
 def _validate_reuse(doc: Document, raw: dict[str, Any], index: int, path: Path) -> LayerSpec:
@@ -378,24 +407,10 @@ def _validate_reuse(doc: Document, raw: dict[str, Any], index: int, path: Path) 
 
 
 def _call_arguments(doc: Document, value: Any, path: Path, ltype: str | None = None) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise doc.error(path, f"must be a mapping of call arguments like {{training: false}}, got {value!r}")
-    for key, v in value.items():
-        kind = CALL_ARGUMENTS.get(key)
-        if kind is None:
-            raise doc.error(
-                path + (key,),
-                f"unknown call argument {key!r}; a call may fix {', '.join(sorted(CALL_ARGUMENTS))}"
-                + names.did_you_mean(str(key), list(CALL_ARGUMENTS)),
-            )
-        if not isinstance(v, kind):
-            raise doc.error(path + (key,), f"must be true or false, got {v!r}")
-        takers = CALL_ARGUMENT_TYPES.get(key)
-        if ltype is not None and takers and ltype not in takers and v:
-            raise doc.error(path + (key,), f"{ltype} takes no {key}; {' and '.join(takers)} do")
-    return dict(value)
+    try:
+        return call_arguments(value, ltype)
+    except CallInputsError as exc:
+        raise doc.error(path + exc.where, str(exc)) from None
 
 
 def _refuse_unsafe_inside(

@@ -333,3 +333,20 @@ layers:
     with pytest.raises(kspec.SpecError) as err:
         kspec.check(kspec.loads(text.replace(old, new, 1), file="s.yaml"))
     assert message in str(err.value) and len(str(err.value).splitlines()) == 1, str(err.value)
+
+
+def test_sequential_model_holding_a_nested_functional_with_these_calls(keras: Any, tmp_path: Any) -> None:
+    """The Sequential style can hold these calls only inside a nested model: a Functional
+    encoder whose LSTM starts from another's states, with a shared layer, as one Sequential layer."""
+    from keras import layers
+
+    seq_in = keras.Input((5, 3), name="seq_in")
+    norm = layers.Dense(3, name="norm")
+    _, h, c = layers.LSTM(4, return_state=True, name="first")(norm(seq_in))
+    last = layers.LSTM(4, name="second")(norm(norm(seq_in)), initial_state=[h, c])
+    encoder = keras.Model(seq_in, last, name="encoder")
+    model = keras.Sequential([keras.Input((5, 3)), encoder, layers.Dense(2, name="head")], name="seq")
+    spec = assert_no_loss(model, tmp_path, apis=("sequential", "functional", "subclass"))
+    assert spec["api"] == "sequential" and spec["layers"][0]["type"] == "Functional"
+    inner = {e["name"]: e for e in spec["layers"][0]["layers"]}
+    assert inner["second"]["inputs"] == {"sequences": "norm_call3", "initial_state": ["first:1", "first:2"]}

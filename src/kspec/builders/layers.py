@@ -7,6 +7,7 @@ from typing import Any
 
 import keras
 
+from kspec.builders.calls import call_layer, store  # noqa: F401  (the builders import them from here)
 from kspec.builders.objects import make_layer
 from kspec.builders.plugins import load_plugins
 from kspec.errors import SpecError
@@ -136,46 +137,6 @@ def create_layer(graph: Graph, node: Node) -> keras.layers.Layer:
         raise graph.spec.error(
             node.spec.path, f"Keras rejected the {node.type} arguments: {keras_complaint(exc)}"
         ) from None
-
-
-def call_layer(
-    layer: Any,
-    style: str,
-    values: list[Any],
-    kwargs: dict[str, Any] | None = None,
-    keywords: dict[str, Any] | None = None,
-) -> Any:
-    """Apply a layer the way its type expects: one tensor, a list, or positional tensors;
-    `kwargs` are the spec's constant call arguments (`call: {training: false}`), `keywords` the
-    tensors passed by name (`initial_state=[h, c]`), as positions in `values` (the positional
-    tensors come first)."""
-    kwargs = dict(kwargs or {})
-    if keywords:
-        taken = 0
-        for key, where in keywords.items():
-            if isinstance(where, list):
-                kwargs[key] = [values[p] for p in where]
-                taken += len(where)
-            else:
-                kwargs[key] = values[where]
-                taken += 1
-        values = values[: len(values) - taken]
-    if style == "list":
-        return layer(values, **kwargs)
-    if style == "args":
-        return layer(*values, **kwargs)
-    return layer(values[0], **kwargs) if len(values) == 1 else layer(values, **kwargs)
-
-
-def store(values: dict[str, Any], name: str, count: int, result: Any) -> None:
-    """Record a node's result: `name` is output 0; a layer with several outputs (an LSTM with
-    `return_state`) also gives `name:K` for each output K."""
-    if count == 1:
-        values[name] = result
-        return
-    values[name] = result[0]
-    for k, tensor in enumerate(result):
-        values[f"{name}:{k}"] = tensor
 
 
 def call_checked(graph: Graph, node: Node, layer: Any, values: list[Any]) -> Any:

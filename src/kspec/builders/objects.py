@@ -142,7 +142,7 @@ def _nested_functional(args: dict[str, Any], name: str, seed: int | None) -> Any
     """A nested `keras.Model(inputs, outputs)` of the entry's `model_inputs`, `layers`, `outputs`
     (validated by `kspec.layers.nested.Functional`): each inner layer called as the top-level
     builders call theirs (shared layers, `call:` arguments, tensors by keyword, `NAME:K`)."""
-    from kspec.builders.layers import call_layer, store
+    from kspec.builders.calls import call_layer, store
     from kspec.layers.registry import lookup
 
     rule = lookup("Functional")

@@ -350,3 +350,22 @@ def test_sequential_model_holding_a_nested_functional_with_these_calls(keras: An
     assert spec["api"] == "sequential" and spec["layers"][0]["type"] == "Functional"
     inner = {e["name"]: e for e in spec["layers"][0]["layers"]}
     assert inner["second"]["inputs"] == {"sequences": "norm_call3", "initial_state": ["first:1", "first:2"]}
+
+
+def test_a_mask_changes_no_count() -> None:
+    """MACs and parameters of attention called with a mask are those of the call without it."""
+    base = {
+        "inputs": [
+            {"name": "q", "shape": [4, 8]},
+            {"name": "v", "shape": [6, 8]},
+            {"name": "m", "shape": [4, 6]},
+        ],
+        "layers": [{"type": "MultiHeadAttention", "name": "mha", "num_heads": 2, "key_dim": 3}],
+    }
+    plain = {**base, "inputs": base["inputs"][:2], "layers": [{**base["layers"][0], "inputs": ["q", "v"]}]}
+    masked = {
+        **base,
+        "layers": [{**base["layers"][0], "inputs": {"query": "q", "value": "v", "attention_mask": "m"}}],
+    }
+    a, b = (kspec.check(kspec.from_dict(s)).to_dict() for s in (plain, masked))
+    assert (a["total_params"], a["total_macs"]) == (b["total_params"], b["total_macs"]) and a["total_macs"]

@@ -55,7 +55,7 @@ def node_macs(graph: Graph, node: Node) -> int | None:
     rule = node.spec.rule
     if rule is None or node.output_shape is None:
         return None
-    shapes = [graph.shapes.get(s) for s in node.sources]
+    shapes = [graph.shapes.get(s) for s in node.sources[: node.positional_count]]  # not masks
     if any(s is None for s in shapes):
         return None
     try:

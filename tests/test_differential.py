@@ -494,6 +494,18 @@ def test_a_subclass_build_failure_names_the_layer_and_keras_reason(keras, monkey
     assert "dim=3" in message  # Keras's own reason (TensorFlow calls the axis `dim`)
 
 
+def _sizes(shape: tuple, shapes: list) -> list[int]:
+    """Data sizes for `shape`: a None dimension takes another input's known size on the same axis
+    (counted from the end, as broadcasting aligns them), else 4; `(None,)` beside `(2,)` is 2, data
+    any model with those inputs accepts."""
+    out = []
+    for i, d in enumerate(shape):
+        back = len(shape) - i
+        known = [s[-back] for s in shapes if len(s) >= back and s[-back] not in (None, 1)]
+        out.append(d if d is not None else known[0] if known else 4)
+    return out
+
+
 @pytest.mark.parametrize("api", ["functional", "subclass", "sequential"])
 def test_check_agrees_with_built_models(keras, api):
     """A sample built as a whole model with each API check says is available, then run forward:
@@ -517,7 +529,7 @@ def test_check_agrees_with_built_models(keras, api):
             return  # check's rejections are compared with Keras's in test_check_agrees_with_keras
         if api == "sequential" and report.graph.sequential_problem() is not None:
             return  # not an API check offers for this spec
-        batch = [np.zeros((2, *[d or 4 for d in s]), dtype or "float32") for s in shapes]
+        batch = [np.zeros((2, *_sizes(s, shapes)), dtype or "float32") for s in shapes]
         try:
             model = kspec.build(spec, api=api)
             out = model(batch[0] if len(batch) == 1 else batch)

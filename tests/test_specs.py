@@ -4,6 +4,7 @@ shapes and parameter counts equal those of the built Keras model."""
 from __future__ import annotations
 
 import functools
+
 import numpy as np
 import pytest
 

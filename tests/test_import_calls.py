@@ -248,7 +248,7 @@ def test_import_refuses_what_it_cannot_write_in_one_line(keras: Any, tmp_path: A
     from kspec.cli import main
 
     x, m = keras.Input((5, 3), name="x"), keras.Input((5,), dtype="bool", name="m")
-    pooled = layers.GlobalAveragePooling1D(name="pool")(x, mask=m)  # a mask kspec has no slot for
+    pooled = layers.BatchNormalization(name="pool")(x, mask=m)  # a mask kspec has no slot for
     path = tmp_path / "m.keras"
     keras.Model([x, m], pooled).save(path)
     out = tmp_path / "m.yaml"
@@ -369,3 +369,36 @@ def test_a_mask_changes_no_count() -> None:
     }
     a, b = (kspec.check(kspec.from_dict(s)).to_dict() for s in (plain, masked))
     assert (a["total_params"], a["total_macs"]) == (b["total_params"], b["total_macs"]) and a["total_macs"]
+
+
+def masked_text_model(keras: Any) -> Any:
+    """The common text classifier: an Embedding with `mask_zero` whose mask Keras passes on by
+    keyword to TimeDistributed and GlobalAveragePooling1D; a Softmax with an explicit mask; the
+    attention scores of Attention and GroupQueryAttention as outputs."""
+    from keras import layers
+
+    tokens = keras.Input((6,), dtype="int32", name="tokens")
+    embedded = layers.Embedding(12, 4, mask_zero=True, name="emb")(tokens)
+    per_step = layers.TimeDistributed(layers.Dense(3), name="per_step")(embedded)
+    pooled = layers.GlobalAveragePooling1D(name="pool")(per_step)
+    logits = keras.Input((5,), name="logits")
+    allowed = keras.Input((5,), dtype="bool", name="allowed")
+    probs = layers.Softmax(name="probs")(logits, mask=allowed)
+    seq = keras.Input((4, 6), name="seq")
+    dot, dot_scores = layers.Attention(name="att")([seq, seq], return_attention_scores=True)
+    gqa, gqa_scores = layers.GroupQueryAttention(2, 4, 2, name="gqa")(seq, seq, return_attention_scores=True)
+    flat = [layers.Flatten(name=f"flat_{k}")(t) for k, t in enumerate([dot, dot_scores, gqa, gqa_scores])]
+    head = layers.Concatenate(name="cat")([pooled, probs, *flat])
+    return keras.Model([tokens, logits, allowed, seq], head, name="masked_text")
+
+
+def test_masks_from_an_embedding_and_attention_scores_import_with_no_loss(keras: Any, tmp_path: Any) -> None:
+    spec = assert_no_loss(masked_text_model(keras), tmp_path, apis=("functional", "subclass"))
+    entries = {e.get("name", e["type"]): e for e in spec["layers"]}
+    assert entries["per_step"]["inputs"] == {"inputs": "emb", "mask": "not_equal"}
+    assert entries["pool"]["inputs"] == {"inputs": "per_step", "mask": "not_equal"}
+    assert entries["probs"]["inputs"] == {"inputs": "logits", "mask": "allowed"}
+    assert entries["att"]["call"] == entries["gqa"]["call"] == {"return_attention_scores": True}
+    rows = {r["name"]: r for r in kspec.check(kspec.from_dict(spec)).to_dict()["layers"]}
+    assert rows["att"]["output_shapes"] == [[None, 4, 6], [None, 4, 4]]
+    assert rows["gqa"]["output_shapes"] == [[None, 4, 6], [None, 4, 4, 4]]  # 4 query heads

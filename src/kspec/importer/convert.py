@@ -66,7 +66,7 @@ def _input_entry(name: str, shape: list[Any], dtype: Any) -> dict[str, Any]:
 def _layer_entry(layer: Any) -> dict[str, Any]:
     """A layer object as `{type, name, ...arguments}` (no wiring)."""
     cls = type(layer)
-    cls_name = cls.__name__
+    cls_name = _public_name(cls)
     if isinstance(layer, keras.Sequential):
         inner = [_layer_entry(x) for x in layer.layers]
         entry: dict[str, Any] = {"type": "Sequential", "name": layer.name}
@@ -107,6 +107,15 @@ def _layer_entry(layer: Any) -> dict[str, Any]:
     return {"type": cls_name, "name": layer.name, **layer_args(layer)}
 
 
+def _public_name(cls: type) -> str:
+    """The name `keras.layers` exports `cls` under (the class `GroupedQueryAttention` is
+    `keras.layers.GroupQueryAttention`); its own name when it is exported under that or not at all."""
+    if getattr(keras.layers, cls.__name__, None) is cls:
+        return cls.__name__
+    names = sorted(n for n in dir(keras.layers) if getattr(keras.layers, n, None) is cls)
+    return names[0] if names else cls.__name__
+
+
 def _functional_model(model: Any, keep_names: bool = False) -> dict[str, Any]:
     config = model.get_config()
     objects = {op.name: op for op in model.operations}
@@ -118,8 +127,10 @@ def _functional_model(model: Any, keep_names: bool = False) -> dict[str, Any]:
             c = item["config"]
             inputs.append(_input_entry(name, list(c["batch_shape"][1:]), c.get("dtype", "float32")))
             continue
+        is_op = module.startswith("keras.src.ops.")
+        rule_name = cls_name if is_op or name not in objects else _public_name(type(objects[name]))
         for k, node in enumerate(item.get("inbound_nodes") or []):
-            node, keywords = _keyword_tensors(cls_name, name, node)
+            node, keywords = _keyword_tensors(rule_name, name, node) if not is_op else (node, {})
             refs, constants = _sources(name, node)
             slots: list[str | None] = [None] * len(refs)
             for key, tensors in keywords.items():
@@ -135,7 +146,7 @@ def _functional_model(model: Any, keep_names: bool = False) -> dict[str, Any]:
                         "a `reuse:` entry takes its inputs as a list; not supported by kspec import yet"
                     )
                 entry: dict[str, Any] = {"reuse": name}
-            elif module.startswith("keras.src.ops."):
+            elif is_op:
                 entry = _op_entry(name, module, cls_name, item["config"], constants)
             else:
                 if constants:
@@ -145,7 +156,7 @@ def _functional_model(model: Any, keep_names: bool = False) -> dict[str, Any]:
             if call:
                 entry["call"] = call
             if keywords:
-                entry["_slots"] = (cls_name, slots)
+                entry["_slots"] = (rule_name, slots)
             calls.append({"key": (position, k), "ref": (name, k), "refs": refs, "entry": entry})
     given = [o[0] for o in _history_list(config.get("input_layers") or [])]
     if sorted(given) == sorted(i["name"] for i in inputs):  # the model's own input order

@@ -174,6 +174,14 @@ class _Attention(LayerArgs):
     call_tensors: ClassVar[tuple[str, ...]] = ("query", "value", "key", "mask")
     list_tensors: ClassVar[frozenset[str]] = frozenset({"mask"})
 
+    def call_output_shapes(self, shapes: list[Shape], call: dict[str, Any]) -> list[Shape]:
+        """`call: {return_attention_scores: true}` adds the scores (batch, Tq, Tv) as output 1."""
+        out = self.output_shape(shapes)
+        if not call.get("return_attention_scores"):
+            return [out]
+        query, _, key = self._shapes(shapes)
+        return [out, (*query[:-1], key[-2])]
+
     def check_keyword_tensors(self, shapes: list[Shape], keywords: dict[str, list[Shape]]) -> None:
         masks = keywords.get("mask", [])
         if len(masks) > 2:

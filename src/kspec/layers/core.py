@@ -160,9 +160,12 @@ class ELU(LayerArgs):
 
 @register
 class Softmax(LayerArgs):
-    """Softmax along `axis`: the values become probabilities that sum to 1."""
+    """Softmax along `axis`: the values become probabilities that sum to 1 (`mask`: where false,
+    a probability of about 0)."""
 
     macs = zero_macs  # no multiply-accumulates
+    #: the mask broadcasts against the input (Keras adds a large negative number where it is false)
+    call_tensors: ClassVar[tuple[str, ...]] = ("inputs", "mask")
 
     axis: Axes = (-1,)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from kspec.layers.registry import LayerArgs, Shape, alias, register, zero_macs
+from kspec.layers.registry import LayerArgs, Shape, alias, check_mask, register, zero_macs
 from kspec.layers.spatial import DataFormat, join, split, window_length
 from kspec.schema.types import Bool, int_tuple
 
@@ -96,9 +96,15 @@ class _GlobalPool(LayerArgs):
 
 @register
 class GlobalAveragePooling1D(_GlobalPool):
-    """Averages over time: one value per channel."""
+    """Averages over time: one value per channel (with `mask`, over the unmasked steps only)."""
 
     rank: ClassVar[int] = 1
+    call_tensors: ClassVar[tuple[str, ...]] = ("inputs", "mask")
+
+    def check_keyword_tensors(self, shapes: list[Shape], keywords: dict[str, list[Shape]]) -> None:
+        batch, spatial, _ = split(shapes[0], self.rank, self.data_format)
+        for mask in keywords.get("mask", []):
+            check_mask(mask, (batch, *spatial, None))
 
 
 @register

@@ -240,6 +240,11 @@ class TimeDistributed(LayerArgs):
         return None if one is None or steps is None else one * steps
 
     layer: nested_layer()  # type: ignore[valid-type]
+    call_tensors: ClassVar[tuple[str, ...]] = ("inputs", "mask")
+
+    def check_keyword_tensors(self, shapes: list[Shape], keywords: dict[str, list[Shape]]) -> None:
+        for mask in keywords.get("mask", []):
+            check_mask(mask, shapes[0][:2] + (None,))  # one flag per time step
 
     @model_validator(mode="after")
     def _check(self) -> TimeDistributed:

@@ -19,7 +19,9 @@ if TYPE_CHECKING:
 #: Constant keyword arguments a layer may be called with (`call: {training: false}`), and their types.
 CALL_ARGUMENTS = {"training": bool, "use_causal_mask": bool, "return_attention_scores": bool}
 #: Call arguments only some layer types take (Keras would fail on the others at build time).
-CALL_ARGUMENT_TYPES = {"return_attention_scores": ("MultiHeadAttention", "GroupQueryAttention")}
+CALL_ARGUMENT_TYPES = {
+    "return_attention_scores": ("MultiHeadAttention", "GroupQueryAttention", "Attention", "AdditiveAttention")
+}
 
 
 class CallInputsError(ValueError):
@@ -105,5 +107,5 @@ def call_arguments(value: Any, ltype: str | None = None) -> dict[str, Any]:
             raise CallInputsError((key,), f"must be true or false, got {v!r}")
         takers = CALL_ARGUMENT_TYPES.get(key)
         if ltype is not None and takers and ltype not in takers and v:
-            raise CallInputsError((key,), f"{ltype} takes no {key}; {' and '.join(takers)} do")
+            raise CallInputsError((key,), f"{ltype} takes no {key}; {', '.join(takers)} do")
     return dict(value)

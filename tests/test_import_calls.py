@@ -233,13 +233,13 @@ def test_bad_inputs_by_name_is_one_located_error(old: str, new: str, message: st
     assert message in str(err.value) and len(str(err.value).splitlines()) == 1, str(err.value)
 
 
-def test_inputs_by_name_refused_where_not_supported() -> None:
+def test_inputs_by_name_refused_in_blocks_and_checked_on_reuse_entries() -> None:
     with pytest.raises(kspec.SpecError, match="not supported in a spec with blocks yet"):
         kspec.loads(
             "blocks: {b: {layers: [{type: Dense, units: 2}]}}\n" + SEQ2SEQ + "  - {block: b}\n", file="s.yaml"
         )
-    with pytest.raises(kspec.SpecError, match=r"layers\[2\]\.inputs: must be a name or a list of names"):
-        kspec.loads(SEQ2SEQ + "  - {reuse: decoder, inputs: {sequences: tgt}}\n")
+    with pytest.raises(kspec.SpecError, match=r"layers\[2\]\.inputs\.masks: LSTM has no tensor argument"):
+        kspec.check(kspec.loads(SEQ2SEQ + "  - {reuse: encoder, inputs: {sequences: tgt, masks: keep}}\n"))
 
 
 def test_import_refuses_what_it_cannot_write_in_one_line(keras: Any, tmp_path: Any, capsys: Any) -> None:
@@ -268,8 +268,10 @@ def nested_model(keras: Any) -> Any:
     proj = layers.Dense(3, name="proj")
     left, right = proj(a), proj(b)  # shared
     _, h, c = layers.LSTM(4, return_state=True, name="enc_lstm")(left)
-    seq = layers.LSTM(4, return_sequences=True, name="dec_lstm")(right, initial_state=[h, c])
-    dropped = layers.Dropout(0.5, name="drop")(seq, training=False)
+    dec = layers.LSTM(4, return_sequences=True, name="dec_lstm")
+    seq = dec(right, initial_state=[h, c])
+    again = dec(left, initial_state=[c, h])  # shared, with other states
+    dropped = layers.Dropout(0.5, name="drop")(layers.Add(name="both")([seq, again]), training=False)
     x_in = keras.Input((4,), name="deep_in")
     deep = keras.Model(x_in, layers.Dense(2, name="deep_dense")(x_in), name="deep")
     stack = keras.Sequential(
@@ -291,6 +293,10 @@ def test_nested_functional_holds_everything_a_model_can(keras: Any, tmp_path: An
     assert inner["dec_lstm"]["inputs"] == {
         "sequences": "proj_call2",
         "initial_state": ["enc_lstm:1", "enc_lstm:2"],
+    }
+    assert inner["dec_lstm_call2"]["inputs"] == {
+        "sequences": "proj",
+        "initial_state": ["enc_lstm:2", "enc_lstm:1"],
     }
     assert inner["drop"]["call"] == {"training": False}
     assert inner["stack"]["type"] == "Sequential" and inner["deep"]["type"] == "Functional"
@@ -402,3 +408,25 @@ def test_masks_from_an_embedding_and_attention_scores_import_with_no_loss(keras:
     rows = {r["name"]: r for r in kspec.check(kspec.from_dict(spec)).to_dict()["layers"]}
     assert rows["att"]["output_shapes"] == [[None, 4, 6], [None, 4, 4]]
     assert rows["gqa"]["output_shapes"] == [[None, 4, 6], [None, 4, 4, 4]]  # 4 query heads
+
+
+def test_a_shared_layer_called_again_with_tensors_by_keyword(keras: Any, tmp_path: Any) -> None:
+    """One decoder LSTM (one set of weights) started from two encoders' states."""
+    from keras import layers
+
+    a, b, t = keras.Input((5, 3), name="a"), keras.Input((5, 3), name="b"), keras.Input((4, 2), name="t")
+    _, ha, ca = layers.LSTM(4, return_state=True, name="enc_a")(a)
+    _, hb, cb = layers.LSTM(4, return_state=True, name="enc_b")(b)
+    decoder = layers.LSTM(4, name="decoder")
+    out = layers.Subtract(name="diff")(
+        [decoder(t, initial_state=[ha, ca]), decoder(t, initial_state=[hb, cb])]
+    )
+    spec = assert_no_loss(keras.Model([a, b, t], out), tmp_path, apis=("functional", "subclass"))
+    entries = {e["name"]: e for e in spec["layers"] if "name" in e}
+    assert entries["decoder_call2"] == {
+        "reuse": "decoder",
+        "name": "decoder_call2",
+        "inputs": {"sequences": "t", "initial_state": ["enc_b:1", "enc_b:2"]},
+    }
+    rows = {r["name"]: r for r in kspec.check(kspec.from_dict(spec)).to_dict()["layers"]}
+    assert rows["decoder_call2"]["params"] == 0 and rows["decoder"]["params"] == 4 * 4 * (2 + 4 + 1)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from kspec.errors import Problems, SpecError
 from kspec.layers.registry import Shape, ShapeError, format_shape
@@ -325,16 +326,30 @@ def _shared_spec(
             else f"unknown layer {target!r}" + did_you_mean(target, earlier),
         )
     root = by_name[target].shares or target  # reusing a reuse entry calls the same layer
+    owner = by_name[root].spec
+    # the first call's keywords are its own
+    inputs = layer.inputs
+    keywords: dict[str, Any] = {}
+    paths: tuple[tuple[str | int, ...], ...] = ()
+    if layer.named_inputs is not None:
+        from kspec.schema.call_inputs import CallInputsError, parse_inputs_by_name
+
+        try:
+            inputs, keywords, paths = parse_inputs_by_name(
+                layer.named_inputs, type(owner.rule) if owner.rule is not None else None, owner.type
+            )
+        except CallInputsError as exc:
+            raise spec.error(layer.path + exc.where, str(exc)) from None
     return dataclasses.replace(
-        by_name[root].spec,
+        owner,
         index=layer.index,
         name=layer.name,
-        inputs=layer.inputs,
+        inputs=inputs,
         path=layer.path,
         call=layer.call,
         reuse=root,
-        keywords={},  # a `reuse:` entry's inputs are a list: the first call's keywords are its own
-        input_paths=(),
+        keywords=keywords,
+        input_paths=paths,
     )
 
 

@@ -140,11 +140,6 @@ def _functional_model(model: Any, keep_names: bool = False) -> dict[str, Any]:
             if k > 0:  # a shared layer called again: the same layer, its own wiring
                 if constants:
                     raise NotImportable(f"layer {name!r} is called with constant arguments {constants}")
-                if keywords:
-                    raise NotImportable(
-                        f"layer {name!r} is called again with tensors by keyword ({', '.join(keywords)}): "
-                        "a `reuse:` entry takes its inputs as a list; not supported by kspec import yet"
-                    )
                 entry: dict[str, Any] = {"reuse": name}
             elif is_op:
                 entry = _op_entry(name, module, cls_name, item["config"], constants)

@@ -188,7 +188,7 @@ def _model_layers(v: Any) -> list[InnerLayer]:
                 raise ValueError(f"layers[{i}]: {exc}") from None
         inputs = item.get("inputs")
         keywords: dict[str, Any] = {}
-        if isinstance(inputs, dict) and not reuse:
+        if isinstance(inputs, dict):
             try:
                 inputs, keywords, _ = parse_inputs_by_name(inputs, type(rule), rule.keras_type)
             except CallInputsError as exc:

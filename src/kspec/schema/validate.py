@@ -55,6 +55,9 @@ class LayerSpec:
     #: where each of `inputs` is written, relative to the layer (`("inputs", "mask")`); empty
     #: for the list form, whose k-th reference is at `("inputs", k)`
     input_paths: tuple[Path, ...] = ()
+    #: a `reuse:` entry's `inputs:` by argument name, as written (the graph parses it against
+    #: the type of the layer it calls again); None otherwise
+    named_inputs: dict[str, Any] | None = None
     #: `reuse: NAME`: this entry calls the earlier layer NAME again (a shared layer). The graph
     #: gives the entry NAME's type, arguments and rule; the weights stay NAME's.
     reuse: str = ""
@@ -386,7 +389,10 @@ def _validate_reuse(doc: Document, raw: dict[str, Any], index: int, path: Path) 
     if name is not None and not types.is_name(name):
         raise doc.error(path + ("name",), f"{types.NAME_RULE}, got {name!r}")
     inputs = raw.get("inputs")
-    if inputs is not None:
+    named = None
+    if isinstance(inputs, dict):  # by argument name: parsed by the graph, which knows the type
+        named, inputs = dict(inputs), None
+    elif inputs is not None:
         inputs = [inputs] if isinstance(inputs, str) else inputs
         if not isinstance(inputs, list) or not inputs or not all(isinstance(i, str) for i in inputs):
             raise doc.error(
@@ -403,6 +409,7 @@ def _validate_reuse(doc: Document, raw: dict[str, Any], index: int, path: Path) 
         path=path,
         call=call,
         reuse=target,
+        named_inputs=named,
     )
 
 

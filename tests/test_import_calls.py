@@ -192,6 +192,8 @@ def test_inputs_by_name_check_without_keras() -> None:
     rows = {r["name"]: r for r in kspec.check(kspec.loads(SEQ2SEQ)).to_dict()["layers"]}
     assert rows["decoder"]["output_shape"] == [None, 4] and rows["decoder"]["params"] == 4 * 4 * (3 + 4 + 1)
     assert rows["decoder"]["inputs"] == ["tgt", "encoder:1", "encoder:2"]
+    assert rows["decoder"]["keyword_inputs"] == {"initial_state": ["encoder:1", "encoder:2"]}
+    assert rows["encoder"]["keyword_inputs"] == {"mask": "keep"}
 
 
 @pytest.mark.parametrize(

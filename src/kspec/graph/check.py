@@ -103,6 +103,11 @@ class CheckReport:
                 "macs": cost.macs[n.name],
                 "output_size": cost.output_elements[n.name],
             }
+            if n.keywords:  # tensors passed by name: which of `inputs` each is (`inputs:` by name)
+                row["keyword_inputs"] = {
+                    key: [n.sources[p] for p in where] if isinstance(where, list) else n.sources[where]
+                    for key, where in n.keywords.items()
+                }
             if n.output_shapes:  # several outputs: `output_shape` is output 0, read as NAME
                 row["output_shapes"] = [list(s) for s in n.output_shapes]
             if n.note:

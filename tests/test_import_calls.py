@@ -250,13 +250,13 @@ def test_import_refuses_what_it_cannot_write_in_one_line(keras: Any, tmp_path: A
     from kspec.cli import main
 
     x, m = keras.Input((5, 3), name="x"), keras.Input((5,), dtype="bool", name="m")
-    pooled = layers.BatchNormalization(name="pool")(x, mask=m)  # a mask kspec has no slot for
+    pooled = layers.Attention(name="att")([x, x], mask=[None, m])  # half a mask list
     path = tmp_path / "m.keras"
     keras.Model([x, m], pooled).save(path)
     out = tmp_path / "m.yaml"
     assert main(["import", str(path), "-o", str(out)]) == 2
     err = capsys.readouterr().err.strip()
-    assert "'pool' is called with keyword arguments ['mask']" in err and len(err.splitlines()) == 1, err
+    assert "'att' is called with a mask= kspec cannot write" in err and len(err.splitlines()) == 1, err
     assert not out.exists()
 
 
@@ -387,7 +387,8 @@ def masked_text_model(keras: Any) -> Any:
 
     tokens = keras.Input((6,), dtype="int32", name="tokens")
     embedded = layers.Embedding(12, 4, mask_zero=True, name="emb")(tokens)
-    per_step = layers.TimeDistributed(layers.Dense(3), name="per_step")(embedded)
+    normed = layers.BatchNormalization(name="bn")(embedded)
+    per_step = layers.TimeDistributed(layers.Dense(3), name="per_step")(normed)
     pooled = layers.GlobalAveragePooling1D(name="pool")(per_step)
     logits = keras.Input((5,), name="logits")
     allowed = keras.Input((5,), dtype="bool", name="allowed")
@@ -403,7 +404,8 @@ def masked_text_model(keras: Any) -> Any:
 def test_masks_from_an_embedding_and_attention_scores_import_with_no_loss(keras: Any, tmp_path: Any) -> None:
     spec = assert_no_loss(masked_text_model(keras), tmp_path, apis=("functional", "subclass"))
     entries = {e.get("name", e["type"]): e for e in spec["layers"]}
-    assert entries["per_step"]["inputs"] == {"inputs": "emb", "mask": "not_equal"}
+    assert entries["bn"]["inputs"] == {"inputs": "emb", "mask": "not_equal"}
+    assert entries["per_step"]["inputs"] == {"inputs": "bn", "mask": "not_equal"}
     assert entries["pool"]["inputs"] == {"inputs": "per_step", "mask": "not_equal"}
     assert entries["probs"]["inputs"] == {"inputs": "logits", "mask": "allowed"}
     assert entries["att"]["call"] == entries["gqa"]["call"] == {"return_attention_scores": True}

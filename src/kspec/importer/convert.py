@@ -208,7 +208,10 @@ def _keyword_tensors(
         if not all(_is_tensor(v) for v in values) or (
             isinstance(value, list) and key not in rule.list_tensors
         ):
-            raise NotImportable(f"layer {name!r} takes {key}={value!r}, which kspec cannot write")
+            raise NotImportable(
+                f"layer {name!r} is called with a {key}= kspec cannot write (only tensors, all given, "
+                f"are; e.g. mask=[None, m] is not): not supported by kspec import yet"
+            )
         keywords[key] = values
         kwargs.pop(key)
     return {**node, "args": args, "kwargs": kwargs}, keywords

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
-from kspec.layers.registry import LayerArgs, Shape, ShapeError, axes_of, known, per_sample, register
+from kspec.layers.registry import (
+    LayerArgs,
+    Shape,
+    ShapeError,
+    axes_of,
+    check_mask,
+    known,
+    per_sample,
+    register,
+)
 from kspec.schema.types import Axes, Bool, Constraint, Initializer, Int, Number, Regularizer
 
 
@@ -17,7 +26,14 @@ def _axis(x: Shape, axis: int) -> int:
 
 @register
 class BatchNormalization(LayerArgs):
-    """Normalizes each channel over the batch; gamma/beta learn, moving mean/variance never train."""
+    """Normalizes each channel over the batch; gamma/beta learn, moving mean/variance never train.
+    With `mask` (the input's positions), training statistics use the unmasked positions only."""
+
+    call_tensors: ClassVar[tuple[str, ...]] = ("inputs", "mask")
+
+    def check_keyword_tensors(self, shapes: list[Shape], keywords: dict[str, list[Shape]]) -> None:
+        for mask in keywords.get("mask", []):
+            check_mask(mask, shapes[0])
 
     def macs(self, shapes: list[Shape], output: Shape) -> int | None:
         """Inference folds the statistics into one multiply-add per element, plus gamma and beta."""

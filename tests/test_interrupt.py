@@ -185,6 +185,45 @@ def test_ctrl_c_while_the_backup_is_written_resumes_exactly(tmp_path, reference,
     assert_same_state(tmp_path / "run", reference)
 
 
+@pytest.mark.slow
+def test_a_ctrl_c_that_tensorflow_turns_into_another_error_is_still_an_interrupt(
+    tmp_path, reference, capsys, monkeypatch, keras
+):
+    """Found by the 50 random kills: a Ctrl-C that lands while TensorFlow's C++ fast path converts
+    an op's arguments comes out of `fit` as a TypeError ("Failed to convert elements of (None,)
+    to Tensor"), and the run ended with exit 1 and an error. kspec's SIGINT handler counts the
+    Ctrl-C, so whatever it became is the interrupt: exit 130, the run resumable, exact."""
+    import kspec.cli
+    from kspec.training.fit import EpochTimer
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SPEC)
+    original = EpochTimer.on_epoch_end
+    epochs = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        original(self, epoch, logs)  # the last of kspec's callbacks: the epoch is backed up
+        epochs.append(epoch)
+        if len(epochs) == 2:
+            try:
+                kspec.cli._interrupt(signal.SIGINT, None)  # what the handler does on Ctrl-C
+            except KeyboardInterrupt:
+                raise TypeError("Failed to convert elements of (None,) to Tensor.") from None
+
+    monkeypatch.setattr(EpochTimer, "on_epoch_end", on_epoch_end)
+    assert main(["train", str(spec), "-o", str(tmp_path / "run"), "--quiet"]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted after epoch 2" in err and "TypeError" not in err
+    assert json.load(open(tmp_path / "run" / "run.json"))["status"] == "interrupted"
+    monkeypatch.setattr(EpochTimer, "on_epoch_end", original)
+    rerun_until_done(spec, tmp_path / "run", capsys)
+    assert_same_state(tmp_path / "run", reference)
+    # a TypeError with no Ctrl-C before it stays an error (exit 1, named)
+    monkeypatch.setattr(keras.Model, "fit", lambda *a, **k: (_ for _ in ()).throw(TypeError("real bug")))
+    assert main(["train", str(spec), "-o", str(tmp_path / "run2"), "--quiet"]) == 1
+    assert "TypeError: real bug" in capsys.readouterr().err
+
+
 KILL_BEFORE_SAVE = """
 import os, signal, sys
 import kspec.training.run as run

@@ -163,3 +163,29 @@ def shorten(value: object, limit: int = 60, *, quote: bool = True) -> str:
     """
     text = repr(value) if quote else " ".join(str(value).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class _Interrupts:
+    """Ctrl-C as this process received it, for code that sees it under another name.
+
+    Python raises a KeyboardInterrupt wherever the main thread happens to be. Inside
+    TensorFlow's C++ fast path (converting an op's arguments) any Python error is turned into a
+    TypeError ("Failed to convert elements of (None,) to Tensor"), so a Ctrl-C at that moment
+    arrives as a TypeError. The CLI's SIGINT handler counts each Ctrl-C here; `is_interrupt`
+    treats an exception raised after one as the interrupt it stands for.
+    """
+
+    count = 0
+
+
+def note_interrupt() -> None:
+    _Interrupts.count += 1
+
+
+def clear_interrupts() -> None:
+    _Interrupts.count = 0
+
+
+def is_interrupt(exc: BaseException) -> bool:
+    """`exc` is a Ctrl-C, or what one became (any exception raised after this process got one)."""
+    return isinstance(exc, KeyboardInterrupt) or (_Interrupts.count > 0 and isinstance(exc, Exception))

@@ -13,7 +13,14 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from kspec import __version__
-from kspec.errors import KspecRuntimeError, SpecError, first_line
+from kspec.errors import (
+    KspecRuntimeError,
+    SpecError,
+    clear_interrupts,
+    first_line,
+    is_interrupt,
+    note_interrupt,
+)
 
 COMMANDS = (
     "init",
@@ -117,6 +124,7 @@ def _interrupt(signum: int, frame: Any) -> None:
             threading.Timer(0.01, os.kill, (os.getpid(), signum)).start()
             return
         frame = frame.f_back
+    note_interrupt()
     raise KeyboardInterrupt
 
 
@@ -129,6 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if ours:
         signal.signal(signal.SIGINT, _interrupt)
+    clear_interrupts()
     try:
         return _main(argv)
     except BrokenPipeError:  # `kspec check ... | head`: the reader left; say nothing more
@@ -194,6 +203,9 @@ def _main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         raise  # main() handles it: not a failure of kspec
     except Exception as exc:  # never a traceback for users; KSPEC_DEBUG=1 shows it
+        if is_interrupt(exc):  # a Ctrl-C that TensorFlow handed on as another error
+            print("interrupted", file=sys.stderr)
+            return 130
         if os.environ.get("KSPEC_DEBUG"):
             raise
         line = first_line(exc, default="")

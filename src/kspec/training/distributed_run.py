@@ -23,7 +23,7 @@ import sys
 import time
 from typing import Any
 
-from kspec.errors import KspecRuntimeError, SpecError, first_line, shorten
+from kspec.errors import KspecRuntimeError, SpecError, first_line, is_interrupt, shorten
 from kspec.files import save_model, write_text
 from kspec.graph.resolve import resolve
 from kspec.schema.model import CompileModel
@@ -258,8 +258,8 @@ def _train(
     except BaseException as exc:
         # One process failing stops them all (the next collective fails everywhere): keep the
         # folder resumable, say it in one line, and leave without waiting for the others.
-        signalled = isinstance(exc, (KeyboardInterrupt, SystemExit))
-        code = 130 if isinstance(exc, KeyboardInterrupt) else 1
+        signalled = is_interrupt(exc) or isinstance(exc, SystemExit)
+        code = 130 if is_interrupt(exc) else 1
         if isinstance(exc, SystemExit) and isinstance(exc.code, int):
             code = exc.code
         dist.leave_without_barrier(code)

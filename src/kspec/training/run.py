@@ -25,7 +25,7 @@ from typing import Any, Protocol
 import yaml
 
 from kspec._version import __version__
-from kspec.errors import KspecRuntimeError, SpecError, shorten
+from kspec.errors import KspecRuntimeError, SpecError, is_interrupt, shorten
 from kspec.files import save_model, write_text
 from kspec.graph.checks import run_checks
 from kspec.graph.resolve import resolve
@@ -363,7 +363,9 @@ def _fit(
             shuffle=False,
             verbose=0 if quiet else (1 if sys.stdout.isatty() else 2),  # bars only on a terminal
         )
-    except KeyboardInterrupt:
+    except BaseException as exc:
+        if not is_interrupt(exc):
+            raise
         backups = complete_epochs(backup_dir)
         done = backups[-1][0] if backups else 0
         run_info.update(status="interrupted", finished_epochs=done)
@@ -374,7 +376,9 @@ def _fit(
             file=sys.stderr,
             flush=True,
         )
-        raise
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        raise KeyboardInterrupt from exc
     history = log.history
     if nan.bad:
         run_info.update(status="failed", reason="loss became NaN")

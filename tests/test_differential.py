@@ -403,6 +403,7 @@ REGRESSIONS: list[tuple[str, dict[str, Any], list[tuple], str | None]] = [
     ("ops.squeeze", {"axis": -3}, [(1, 1)], None),
     ("ops.reshape", {"newshape": [-1, 1, 4]}, [(2,)], None),  # mixes samples: 7 x 2 values into (-1, 1, 4)
     ("ops.log", {}, [(2, 2)], None),
+    ("ops.transpose", {"axes": [2, 1]}, [(1,)], None),  # crashed check (IndexError; 5,000-case run)
     (  # a nested model called on another rank: Keras's symbolic batch axis became a length
         "Functional",
         {

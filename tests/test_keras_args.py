@@ -16,7 +16,7 @@ import pytest
 import kspec
 from conftest import ROOT
 from kspec.cli import main
-from kspec.schema.keras_args import ARGUMENTS
+from kspec.schema.keras_args import ARGUMENTS, VALUE_KINDS
 
 X4 = "inputs: [{name: x, shape: [4]}]\n"
 
@@ -27,6 +27,74 @@ def test_the_table_matches_the_installed_keras(keras):
     spec.loader.exec_module(module)
     assert module.table() == ARGUMENTS, (
         "run: .venv/bin/python scripts/gen_keras_args.py > src/kspec/schema/keras_args.py"
+    )
+    assert module.value_kinds() == VALUE_KINDS
+
+
+#: (spec's object, where, words, the Keras call that shows why): a string where Keras's default
+#: is a float fails in Keras, at the latest when training starts; a non-bool where its default is
+#: a bool is silently read as true or false ("no" is true).
+VALUE_CASES = [
+    (
+        "layers: [{type: Dense, units: 3, kernel_regularizer: {type: L2, l2: abc}}]\n",
+        "layers[0].kernel_regularizer.l2",
+        "regularizer L2 argument 'l2' must be a number, got 'abc'",
+        lambda k: k.regularizers.L2(l2="abc"),
+    ),
+    (
+        "layers: [{type: Dense, units: 2}]\ncompile: {loss: mse, optimizer: {type: Adam, beta_1: '0.9'}}\n",
+        "compile.optimizer.beta_1",
+        "optimizer Adam argument 'beta_1' must be a number",
+        lambda k: _fit(k, optimizer=k.optimizers.Adam(beta_1="0.9")),
+    ),
+    (
+        "layers: [{type: Dense, units: 2}]\ncompile: {loss: {type: Huber, delta: '1'}}\n",
+        "compile.loss.delta",
+        "loss Huber argument 'delta' must be a number",
+        lambda k: _fit(k, loss=k.losses.Huber(delta="1")),
+    ),
+    (
+        "layers: [{type: Dense, units: 3}]\ncompile: {loss: sparse_categorical_crossentropy}\n"
+        "train: {data: {type: sklearn, name: iris}, callbacks: [{type: ReduceLROnPlateau, factor: '0.5'}]}\n",
+        "train.callbacks[0].factor",
+        "callback ReduceLROnPlateau argument 'factor' must be a number",
+        lambda k: _fit(k, callbacks=[k.callbacks.ReduceLROnPlateau(factor="0.5")]),
+    ),
+]
+
+
+def _fit(keras, optimizer="sgd", loss="mse", callbacks=None):
+    import numpy as np
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(optimizer=optimizer, loss=loss)
+    model.fit(
+        np.ones((4, 3), "float32"), np.zeros((4, 2), "float32"), epochs=1, verbose=0, callbacks=callbacks
+    )
+
+
+@pytest.mark.parametrize("text,where,words,in_keras", VALUE_CASES)
+def test_value_kinds_from_keras_defaults_are_checked_at_check_time(keras, text, where, words, in_keras):
+    with pytest.raises(kspec.SpecError) as info:
+        kspec.check(kspec.loads(X4 + text, file="t.yaml"))
+    first = str(info.value).splitlines()[0]
+    assert first.startswith("t.yaml:") and f": {where}: " in first and words in first, first
+    with pytest.raises((TypeError, ValueError)):
+        in_keras(keras)  # Keras fails on it too, only later
+
+
+def test_a_bool_argument_takes_true_or_false(keras):
+    """Keras reads `from_logits: "no"` as true (any non-empty string); check refuses it."""
+    assert keras.losses.BinaryCrossentropy(from_logits="no").get_config()["from_logits"] == "no"
+    text = (
+        X4
+        + "layers: [{type: Dense, units: 1}]\ncompile: {loss: {type: BinaryCrossentropy, from_logits: 'no'}}\n"
+    )
+    with pytest.raises(kspec.SpecError) as info:
+        kspec.check(kspec.loads(text, file="t.yaml"))
+    assert (
+        "compile.loss.from_logits: loss BinaryCrossentropy argument 'from_logits' must be true or false"
+        in str(info.value)
     )
 
 

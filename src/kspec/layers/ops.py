@@ -255,11 +255,12 @@ class Transpose(_Unary):
 
     def output_shape(self, shapes: list[Shape]) -> Shape:
         x = shapes[0]
-        axes = self.axes if self.axes is not None else list(reversed(range(len(x))))
-        if sorted(a % len(x) for a in axes) != list(range(len(x))) or len(axes) != len(x):
-            raise ShapeError(f"axes {axes} are not a permutation of the {len(x)} axes")
-        if axes[0] % len(x) != 0:
-            raise ShapeError(f"axes {axes} move the batch axis: the first must be 0")
+        given = self.axes if self.axes is not None else list(reversed(range(len(x))))
+        axes = axes_of(x, tuple(given), batch=True)  # each in range, none twice
+        if len(axes) != len(x):
+            raise ShapeError(f"axes {given} are not a permutation of the {len(x)} axes")
+        if axes[0] != 0:
+            raise ShapeError(f"axes {given} move the batch axis: the first must be 0")
         return tuple(x[a] for a in axes)
 
 

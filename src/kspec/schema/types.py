@@ -192,8 +192,10 @@ class ArgumentError(ValueError):
 def check_keras_arguments(kind: str, v: dict[str, Any], *, supplied: tuple[str, ...] = ()) -> None:
     """The arguments of `{type: ClassName, ...}` against the installed Keras class's constructor
     (from the generated `keras_args` table: no Keras import): unknown ones with a did-you-mean,
-    missing required ones. `supplied`: arguments kspec itself passes (BackupAndRestore's folder)."""
-    from kspec.schema.keras_args import ARGUMENTS
+    missing required ones, and values of the wrong kind where Keras's default says the kind (a
+    float default takes a number, a bool default true or false; a mapping is another typed object,
+    checked where it is read). `supplied`: arguments kspec itself passes (BackupAndRestore's folder)."""
+    from kspec.schema.keras_args import ARGUMENTS, VALUE_KINDS
 
     entry = ARGUMENTS.get(kind, {}).get(str(v.get("type")))
     if entry is None:
@@ -212,6 +214,18 @@ def check_keras_arguments(kind: str, v: dict[str, Any], *, supplied: tuple[str, 
     for key in required:
         if key not in v and key not in supplied:
             raise ArgumentError(f"{kind} {v['type']} needs the argument {key!r}")
+    for key, want in VALUE_KINDS.get(kind, {}).get(str(v["type"]), {}).items():
+        value = v.get(key)
+        if value is None or isinstance(value, dict):
+            continue
+        if want == "bool" and not isinstance(value, bool):
+            raise ArgumentError(
+                f"{kind} {v['type']} argument {key!r} must be true or false, got {value!r}", (key,)
+            )
+        if want == "number" and isinstance(value, (str, bool)):
+            raise ArgumentError(
+                f"{kind} {v['type']} argument {key!r} must be a number, got {value!r}", (key,)
+            )
 
 
 def named_or_typed(

@@ -283,16 +283,23 @@ def disagreement(
     return f"{layer_type}({args}) on {shapes}: check {ours}, Keras {theirs} (None: rejects)"
 
 
+#: Entries that broadcast two batched tensors against each other.
+BROADCASTING = {"CustomScaleLayer", "ops.matmul"} | {
+    f"ops.{n}"
+    for n in ("add", "subtract", "multiply", "divide", "true_divide", "maximum", "minimum", "power")
+}
+
+
 def deliberate_refusal(layer_type: str, args: dict, shapes: list[tuple]) -> bool:
-    """Cases Keras builds and check refuses on purpose, because the model would mix samples:
-    Attention's concat score takes a rank-2 value or key (one vector per sample) and broadcasts
-    its batch axis as the positions attended over, so every sample attends over the whole batch
-    (the forward pass has the right shape; the values are another sample's)."""
-    return (
-        layer_type == "Attention"
-        and args.get("score_mode") == "concat"
-        and any(len(s) == 1 for s in shapes[1:])
-    )
+    """Cases Keras builds and check refuses on purpose, because the model would mix samples (the
+    forward pass has a plausible shape; its values combine one sample with another):
+    - Attention's concat score takes a rank-2 value or key (one vector per sample) and broadcasts
+      its batch axis as the positions attended over: every sample attends over the whole batch;
+    - two inputs of different ranks broadcast against each other: the batch axis of one meets
+      another axis of the other (a length of 1 there gives every pair of samples)."""
+    if layer_type == "Attention":
+        return args.get("score_mode") == "concat" and any(len(s) == 1 for s in shapes[1:])
+    return layer_type in BROADCASTING and len(shapes) == 2 and len(shapes[0]) != len(shapes[1])
 
 
 def tensorflow_refusal(layer_type: str, args: dict, shapes: list[tuple]) -> str | None:
@@ -403,6 +410,9 @@ REGRESSIONS: list[tuple[str, dict[str, Any], list[tuple], str | None]] = [
     ("ops.squeeze", {"axis": -3}, [(1, 1)], None),
     ("ops.reshape", {"newshape": [-1, 1, 4]}, [(2,)], None),  # mixes samples: 7 x 2 values into (-1, 1, 4)
     ("ops.log", {}, [(2, 2)], None),
+    ("ops.power", {}, [(4,), (1, 1)], None),  # refused on purpose: the batch axis meets a 1 (mixes samples)
+    ("CustomScaleLayer", {"scale": 0.5}, [(1,), ()], None),  # the same, refused on purpose
+    ("GroupNormalization", {"groups": -1, "center": False, "scale": False, "epsilon": 0.0}, [(1,)], None),
     ("ops.transpose", {"axes": [2, 1]}, [(1,)], None),  # crashed check (IndexError; 5,000-case run)
     (  # a nested model called on another rank: Keras's symbolic batch axis became a length
         "Functional",

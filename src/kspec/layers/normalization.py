@@ -129,6 +129,12 @@ class GroupNormalization(LayerArgs):
         groups = c if self.groups == -1 else self.groups
         if groups <= 0 or groups > c or c % groups:
             raise ShapeError(f"{c} channels cannot be split into groups={self.groups} groups of equal size")
+        rest = [d for i, d in enumerate(x[1:], 1) if i != _axis(x, self.axis)]
+        if self.epsilon == 0 and c // groups == 1 and all(d == 1 for d in rest):
+            raise ShapeError(
+                "epsilon 0 over groups of one value each: their variance is always 0 and Keras "
+                "divides 0 by 0 (NaN); give epsilon above 0"
+            )
         return c * (int(self.center) + int(self.scale)), 0
 
 

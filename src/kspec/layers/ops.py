@@ -43,16 +43,14 @@ def broadcast(a: Shape, b: Shape) -> Shape:
 
 
 def broadcast_batched(a: Shape, b: Shape) -> Shape:
-    """`broadcast` of two tensors that both start with the batch axis. With different ranks,
-    the shorter one's batch axis meets an axis of the longer: Keras's symbolic shapes let an
-    unknown batch meet any length, but it runs only when the batch happens to have that many
-    rows, so a known length other than 1 there is refused."""
-    short, long = (a, b) if len(a) < len(b) else (b, a)
-    if len(short) != len(long) and short and long[len(long) - len(short)] not in (1, None):
-        k = len(long) - len(short)
+    """`broadcast` of two tensors that both start with the batch axis: of the same rank, or the
+    shorter one's batch axis meets another axis of the longer. Keras lets that through (an
+    unknown batch meets any length), but it runs only for batches of that length, or, against a
+    length of 1, combines every sample with every other one: refused, as CustomScaleLayer does."""
+    if len(a) != len(b):
         raise ShapeError(
-            f"shapes {a} and {b}: the batch axis of the rank-{len(short)} operand meets axis {k} "
-            f"(length {long[k]}) of the other; they broadcast only for batches of exactly that size"
+            f"shapes {a} and {b} have different ranks: the batch axis of one would meet another "
+            "axis of the other (samples would be mixed); give both operands the same rank"
         )
     return broadcast(a, b)
 

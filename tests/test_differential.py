@@ -283,10 +283,12 @@ def disagreement(
     return f"{layer_type}({args}) on {shapes}: check {ours}, Keras {theirs} (None: rejects)"
 
 
-#: Entries that broadcast two batched tensors against each other.
-BROADCASTING = {"CustomScaleLayer", "ops.matmul"} | {
-    f"ops.{n}"
-    for n in ("add", "subtract", "multiply", "divide", "true_divide", "maximum", "minimum", "power")
+#: Entries that broadcast two batched tensors against each other: CustomScaleLayer and the
+#: operations of two operands (`x1`, `x2`: the arithmetic and comparisons, matmul).
+BROADCASTING = {"CustomScaleLayer"} | {
+    name
+    for name, cls in REGISTRY.items()
+    if name.startswith("ops.") and getattr(cls, "positional", ()) == ("x1", "x2")
 }
 
 

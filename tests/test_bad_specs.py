@@ -309,7 +309,7 @@ CASES = [
         INPUT
         + "layers:\n  - {type: Dense, units: 2, kernel_initializer: {type: RandomNormal, stddev: »wide}}\n",
         "layers[0].kernel_initializer.stddev",
-        r"initializer argument 'stddev' must be a number, got 'wide'",
+        r"initializer RandomNormal argument 'stddev' must be a number, got 'wide'",
     ),
     Case(
         "unknown_regularizer",

@@ -298,9 +298,13 @@ def deliberate_refusal(layer_type: str, args: dict, shapes: list[tuple]) -> bool
     - Attention's concat score takes a rank-2 value or key (one vector per sample) and broadcasts
       its batch axis as the positions attended over: every sample attends over the whole batch;
     - two inputs of different ranks broadcast against each other: the batch axis of one meets
-      another axis of the other (a length of 1 there gives every pair of samples)."""
-    if layer_type == "Attention":
-        return args.get("score_mode") == "concat" and any(len(s) == 1 for s in shapes[1:])
+      another axis of the other (a length of 1 there gives every pair of samples).
+    And one that is no rule to rely on: CategoryEncoding's and Hashing's `count` take rank-3 ids
+    only when the last two axes have the same length ((4, 4) runs, (4, 2) fails)."""
+    if layer_type in ("CategoryEncoding", "Hashing") and args.get("output_mode") == "count":
+        return len(shapes[0]) >= 2  # Keras's count runs on rank 3 only for equal last axes: refused
+    if layer_type == "Attention" and args.get("score_mode") == "concat" or layer_type == "AdditiveAttention":
+        return any(len(s) == 1 for s in shapes[1:])  # both add query and key: the same broadcast
     return layer_type in BROADCASTING and len(shapes) == 2 and len(shapes[0]) != len(shapes[1])
 
 
@@ -412,6 +416,17 @@ REGRESSIONS: list[tuple[str, dict[str, Any], list[tuple], str | None]] = [
     ("ops.squeeze", {"axis": -3}, [(1, 1)], None),
     ("ops.reshape", {"newshape": [-1, 1, 4]}, [(2,)], None),  # mixes samples: 7 x 2 values into (-1, 1, 4)
     ("ops.log", {}, [(2, 2)], None),
+    ("AdditiveAttention", {"use_scale": True}, [(1, 1), (2,)], None),  # refused on purpose: mixes samples
+    ("ops.squeeze", {"axis": 1}, [(None, 1)], None),
+    ("CategoryEncoding", {"num_tokens": 2, "output_mode": "count"}, [(2, 1)], "int32"),  # count: rank 2 only
+    ("Hashing", {"num_bins": 5, "output_mode": "count", "mask_value": 1}, [()], "int32"),  # lost the batch
+    (
+        "Hashing",
+        {"num_bins": 5, "output_mode": "count", "mask_value": 1},
+        [(4, 1)],
+        "int32",
+    ),  # an unknown length cannot be squeezed
+    ("CategoryEncoding", {"num_tokens": 2, "output_mode": "one_hot"}, [()], "int32"),  # one id per sample
     ("ops.power", {}, [(4,), (1, 1)], None),  # refused on purpose: the batch axis meets a 1 (mixes samples)
     ("CustomScaleLayer", {"scale": 0.5}, [(1,), ()], None),  # the same, refused on purpose
     ("GroupNormalization", {"groups": -1, "center": False, "scale": False, "epsilon": 0.0}, [(1,)], None),

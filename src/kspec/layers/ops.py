@@ -287,7 +287,7 @@ class Squeeze(_Unary):
             return tuple(d for d in x if d != 1)
         axes = set(axes_of(x, self.axis))  # out of range, repeated or the batch axis: Keras fails
         for a in axes:
-            if x[a] not in (1, None):
+            if x[a] != 1:  # Keras cannot squeeze an unknown length either
                 raise ShapeError(f"axis {a} has size {x[a]}, not 1")
         return tuple(d for i, d in enumerate(x) if i not in axes)
 

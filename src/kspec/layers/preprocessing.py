@@ -109,9 +109,17 @@ class CenterCrop(LayerArgs):
         return _image_size(self.height, self.width, shapes, self.data_format)
 
 
+def _count_input(x: Shape) -> None:
+    """Keras's count encoding takes (batch, ids): on a rank-3 input it runs only when the last two
+    axes have the same length (measured: (4, 4) runs, (4, 2), (1, 4) and (2, 1) fail), which is no
+    rule a spec can rely on, so kspec refuses rank 3 and more (multi_hot takes them)."""
+    if len(x) != 2:
+        raise ShapeError(f"count takes (batch, ids) inputs of rank 2, got rank {len(x)}: {x}")
+
+
 def _encoded(x: Shape, depth: int, mode: str) -> Shape:
     """Keras's output shape for `one_hot`/`multi_hot`/`count` encodings of integer ids."""
-    if len(x) < 2:
+    if len(x) < 2 and mode != "one_hot":  # one id per sample (rank 1) one-hot encodes as (batch, depth)
         raise ShapeError(f"expects a rank-2 or higher input (batch included), got rank {len(x)}")
     if mode == "one_hot" and x[-1] != 1:
         return (*x, depth)
@@ -129,7 +137,8 @@ class CategoryEncoding(LayerArgs):
     sparse: Literal[False] = False
 
     def output_shape(self, shapes: list[Shape]) -> Shape:
-        # multi_hot/count encode the ids of the last axis together, whatever the rank
+        if self.output_mode == "count":
+            _count_input(shapes[0])
         return _encoded(shapes[0], self.num_tokens, self.output_mode)
 
 
@@ -181,6 +190,9 @@ class Hashing(LayerArgs):
     def output_shape(self, shapes: list[Shape]) -> Shape:
         if self.output_mode == "int":
             return shapes[0]
+        if self.output_mode == "count":
+            _count_input(shapes[0])
+        expect_rank(shapes[0], tuple(range(2, 8)), "input of ids")  # rank 1 would encode the batch
         return (*shapes[0][:-1], self.num_bins)
 
 

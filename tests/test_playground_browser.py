@@ -219,6 +219,14 @@ def test_the_playground_in_a_browser(server, browser, tmp_path, keras):
     weight = float(model.get_layer(tip["layer"]).get_weights()[0][int(tip["i"]), int(tip["j"])])
     assert abs(shown - weight) <= 5e-5 and abs(float(tip["w"]) - weight) <= 1e-6
 
+    # Hover a neuron's heatmap: it is drawn enlarged (three times, over its neighbours).
+    unit = page.locator("#network .node.unit").nth(3)
+    small = unit.bounding_box()
+    unit.hover()
+    page.wait_for_timeout(400)  # the CSS transition takes 0.12 s
+    large = unit.bounding_box()
+    assert large["width"] >= 2.5 * small["width"] and large["height"] >= 2.5 * small["height"], (small, large)
+
     # The downloaded spec trains to the same accuracy with `kspec train` (same seed).
     spec_path = download(page, "#download-spec", tmp_path / "spiral_page.yaml")
     assert spec_path.read_text() == text_of(page)

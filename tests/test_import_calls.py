@@ -434,3 +434,32 @@ def test_a_shared_layer_called_again_with_tensors_by_keyword(keras: Any, tmp_pat
     }
     rows = {r["name"]: r for r in kspec.check(kspec.from_dict(spec)).to_dict()["layers"]}
     assert rows["decoder_call2"]["params"] == 0 and rows["decoder"]["params"] == 4 * 4 * (2 + 4 + 1)
+
+
+def test_sequential_models_nested_in_sequential_models(keras: Any, tmp_path: Any) -> None:
+    """A Sequential inside a Sequential inside a model (top-level Sequential or Functional) is
+    kept nested level by level, with no loss; nesting is bounded."""
+    from keras import layers
+
+    deep = keras.Sequential([layers.Dense(4, name="p"), layers.Dense(2, name="q")], name="deep")
+    middle = keras.Sequential([keras.Input((5,)), layers.Dense(5, name="m"), deep], name="middle")
+    stacked = keras.Sequential([keras.Input((5,)), middle, layers.Dense(3, name="head")], name="stacked")
+    (tmp_path / "s").mkdir()
+    (tmp_path / "f").mkdir()
+    spec = assert_no_loss(stacked, tmp_path / "s", apis=("sequential", "functional", "subclass"))
+    assert spec["layers"][0]["layers"][1]["type"] == "Sequential"
+    assert [e["name"] for e in spec["layers"][0]["layers"][1]["layers"]] == ["p", "q"]
+    x = keras.Input((5,), name="x")
+    functional = keras.Model(x, middle(layers.Dense(5, name="d0")(x)), name="functional_outer")
+    assert_no_loss(functional, tmp_path / "f", apis=("functional", "subclass"))
+
+    def nest(levels: int) -> str:
+        entry = "{type: Dense, units: 2}"
+        for _ in range(levels):
+            entry = "{type: Sequential, layers: [" + entry + "]}"
+        return entry
+
+    text = "name: n\ninputs: [{name: x, shape: [3]}]\nlayers:\n  - " + nest(8) + "\n"
+    assert kspec.check(kspec.loads(text)).total_params == 8
+    with pytest.raises(kspec.SpecError, match="nest more than 8 deep"):
+        kspec.check(kspec.loads(text.replace(nest(8), nest(9))))

@@ -30,8 +30,8 @@ def _inner_layers(v: Any) -> list[LayerArgs]:
     out = []
     check = _layer.__metadata__[0].func  # the nested-layer validator of the registry
     for i, item in enumerate(v):
-        if isinstance(item, dict) and item.get("type") == "Sequential":
-            raise ValueError(f"layers[{i}]: a nested Sequential inside a nested Sequential is not supported")
+        if _depth(item) > MAX_NESTING - 1:  # this Sequential is one level already
+            raise ValueError(f"layers[{i}]: nested models nest more than {MAX_NESTING} deep")
         if isinstance(item, dict) and "name" in item and not types.is_name(item["name"]):
             raise ValueError(f"layers[{i}].name: {types.NAME_RULE}, got {item['name']!r}")
         if isinstance(item, dict) and str(item.get("type", "")).startswith("ops."):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import signal
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -12,6 +13,13 @@ from hypothesis import HealthCheck, settings
 settings.register_profile("ci", derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+# A shell without job control starts background commands (`make test &`, nohup) with SIGINT
+# ignored, and an ignored signal stays ignored in every child: the tests that press Ctrl-C on a
+# `kspec` subprocess would see it ignored (kspec honours an inherited SIG_IGN, as nohup wants).
+# A handler, unlike SIG_IGN, is reset to the default at exec, so every child starts with Ctrl-C on.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from kspec.schema.call_inputs import keyword_tensor_count
+
 
 def call_layer(
     layer: Any,
@@ -19,15 +21,9 @@ def call_layer(
     tensors come first)."""
     kwargs = dict(kwargs or {})
     if keywords:
-        taken = 0
         for key, where in keywords.items():
-            if isinstance(where, list):
-                kwargs[key] = [values[p] for p in where]
-                taken += len(where)
-            else:
-                kwargs[key] = values[where]
-                taken += 1
-        values = values[: len(values) - taken]
+            kwargs[key] = [values[p] for p in where] if isinstance(where, list) else values[where]
+        values = values[: len(values) - keyword_tensor_count(keywords)]
     if style == "list":
         return layer(values, **kwargs)
     if style == "args":

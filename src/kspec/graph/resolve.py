@@ -12,6 +12,7 @@ from typing import Any
 
 from kspec.errors import Problems, SpecError
 from kspec.layers.registry import Shape, ShapeError, format_shape
+from kspec.schema.call_inputs import keyword_tensor_count
 from kspec.schema.names import did_you_mean
 from kspec.schema.options import BuildOptions
 from kspec.schema.validate import InputSpec, LayerSpec, Spec
@@ -58,8 +59,7 @@ class Node:
     @property
     def positional_count(self) -> int:
         """How many of `sources` are positional (the rest are keyword tensors, after them)."""
-        taken = sum(len(v) if isinstance(v, list) else 1 for v in self.spec.keywords.values())
-        return len(self.sources) - taken
+        return len(self.sources) - keyword_tensor_count(self.spec.keywords)
 
     @property
     def call_style(self) -> str:

@@ -19,7 +19,12 @@ from pydantic import Field, PlainValidator, WithJsonSchema
 
 from kspec.layers.registry import LayerArgs, Shape, ShapeError, format_shape, nested_layer, register
 from kspec.schema import types
-from kspec.schema.call_inputs import CallInputsError, call_arguments, parse_inputs_by_name
+from kspec.schema.call_inputs import (
+    CallInputsError,
+    call_arguments,
+    keyword_tensor_count,
+    parse_inputs_by_name,
+)
 
 _layer = nested_layer()
 
@@ -131,8 +136,7 @@ class InnerLayer:
 
     @property
     def positional_count(self) -> int:
-        taken = sum(len(v) if isinstance(v, list) else 1 for v in self.keywords.values())
-        return len(self.inputs or [None]) - taken
+        return len(self.inputs or [None]) - keyword_tensor_count(self.keywords)
 
 
 def _depth(item: Any, level: int = 0) -> int:

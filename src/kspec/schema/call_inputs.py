@@ -24,6 +24,12 @@ CALL_ARGUMENT_TYPES = {
 }
 
 
+def keyword_tensor_count(keywords: dict[str, Any]) -> int:
+    """How many of an entry's input tensors are passed by keyword (they come after the
+    positional ones); `keywords` maps an argument name to a position or a list of them."""
+    return sum(len(where) if isinstance(where, list) else 1 for where in keywords.values())
+
+
 class CallInputsError(ValueError):
     """A bad `inputs:` mapping or `call:` argument; `where` is its path inside the entry."""
 

@@ -20,7 +20,7 @@ from kspec.builders.blocks import BlockLayer, make_all, nested_layers, run_nodes
 from kspec.builders.layers import call_checked, create_layer, create_layers, keras_inputs, prepare, store
 from kspec.builders.ops import OpCall, deserialize_entries, layers_only, serialize_entry
 from kspec.graph.blocks import has_blocks
-from kspec.graph.resolve import Graph
+from kspec.graph.resolve import Graph, Node
 
 
 @keras.saving.register_keras_serializable(package="kspec")
@@ -106,7 +106,7 @@ def build_subclass(graph: Graph) -> SpecModel:
     # a batch of zeros, pays one trace and one cheap eager step: 1.2-1.6x slower to build).
     symbolic = keras_inputs(graph)
     try:
-        _build_tree(graph, model, model.graph_layers)
+        _build_tree(graph, {node.name: node for node in graph.nodes}, model, model.graph_layers)
         model(symbolic[0] if len(symbolic) == 1 else symbolic)
         _build_from_shapes(graph, made)  # what the call left without a recorded shape
         return model
@@ -137,15 +137,14 @@ def _blame(graph: Graph, made: dict[str, Any]) -> None:
         store(values, node.name, node.output_count, result)
 
 
-def _build_tree(graph: Graph, owner: Any, layers: list[Any]) -> None:
-    """Build `owner`'s layers from kspec's shapes, each inside its owners' name scopes (the
-    model's, then each enclosing block's), so the weights get the paths Keras gives when it
-    builds them during the call (`model/block/layer/kernel`)."""
-    nodes = {node.name: node for node in graph.nodes}
+def _build_tree(graph: Graph, nodes: dict[str, Node], owner: Any, layers: list[Any]) -> None:
+    """Build `owner`'s layers from kspec's shapes (`nodes`: the graph's nodes by name), each
+    inside its owners' name scopes (the model's, then each enclosing block's), so the weights
+    get the paths Keras gives when it builds them during the call (`model/block/layer/kernel`)."""
     with owner._open_name_scope():
         for layer in layers:
             if isinstance(layer, BlockLayer):
-                _build_tree(graph, layer, layer.block_layers)
+                _build_tree(graph, nodes, layer, layer.block_layers)
                 shapes = [graph.shapes.get(name) for name in layer.block_config["inputs"]]
                 if all(inner.built for inner in layer.block_layers) and None not in shapes:
                     layer.build(shapes[0] if len(shapes) == 1 else shapes)
@@ -159,7 +158,7 @@ def _build_from_shapes(graph: Graph, made: dict[str, Any]) -> None:
         _build_one(graph, node, made[node.name])
 
 
-def _build_one(graph: Graph, node: Any, layer: Any) -> None:
+def _build_one(graph: Graph, node: Node, layer: Any) -> None:
     """Build a layer with the input shape kspec inferred, as Keras's own `_maybe_build` would.
 
     Layers called with one tensor, a list or positional tensors take `build(shape)`,

@@ -171,21 +171,21 @@ class _Interrupts:
     Python raises a KeyboardInterrupt wherever the main thread happens to be. Inside
     TensorFlow's C++ fast path (converting an op's arguments) any Python error is turned into a
     TypeError ("Failed to convert elements of (None,) to Tensor"), so a Ctrl-C at that moment
-    arrives as a TypeError. The CLI's SIGINT handler counts each Ctrl-C here; `is_interrupt`
+    arrives as a TypeError. The CLI's SIGINT handler notes each Ctrl-C here; `is_interrupt`
     treats an exception raised after one as the interrupt it stands for.
     """
 
-    count = 0
+    received = False
 
 
 def note_interrupt() -> None:
-    _Interrupts.count += 1
+    _Interrupts.received = True
 
 
 def clear_interrupts() -> None:
-    _Interrupts.count = 0
+    _Interrupts.received = False
 
 
 def is_interrupt(exc: BaseException) -> bool:
     """`exc` is a Ctrl-C, or what one became (any exception raised after this process got one)."""
-    return isinstance(exc, KeyboardInterrupt) or (_Interrupts.count > 0 and isinstance(exc, Exception))
+    return isinstance(exc, KeyboardInterrupt) or (_Interrupts.received and isinstance(exc, Exception))
